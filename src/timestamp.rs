@@ -1,0 +1,192 @@
+//! Reading the many ways producers write a moment in time, and writing it back one way.
+//!
+//! Everything the function emits (`event_time`, `arrival_time`, `processed_at`) is RFC 3339 in
+//! UTC with exactly three fractional digits and a `Z`, because that sorts lexically, parses in
+//! Athena and Glue without a custom format, and makes the partition keys a plain slice of it.
+
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+use serde_json::value::RawValue;
+
+/// Epoch numbers below this are seconds, at or above it milliseconds. 10^11 seconds is the year
+/// 5138 and 10^11 milliseconds is March 1973, so neither reading is plausible on the other side.
+pub const EPOCH_MILLIS_THRESHOLD: f64 = 100_000_000_000.0;
+
+/// Why a `timestamp` value could not become an instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimestampError {
+    /// A string that is neither RFC 3339 nor ISO 8601 without an offset.
+    Unparseable,
+    /// A number that is not a finite epoch value.
+    NotAnEpoch,
+    /// A valid instant outside the years 0000–9999, which RFC 3339 cannot write.
+    OutOfRange,
+    /// Neither a string nor a number.
+    WrongType,
+}
+
+impl std::fmt::Display for TimestampError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Unparseable => "timestamp is not RFC 3339 or ISO 8601",
+            Self::NotAnEpoch => "timestamp is not a finite epoch number",
+            Self::OutOfRange => "timestamp is outside the years 0000-9999",
+            Self::WrongType => "timestamp is neither a string nor a number",
+        })
+    }
+}
+
+/// Parses a `timestamp` field as it appears in the record, still as raw JSON text.
+///
+/// Accepted: RFC 3339 with any offset; ISO 8601 date-time without offset, taken as UTC (Python's
+/// `datetime.now().isoformat()`, which the lab's producer sends); epoch seconds or milliseconds
+/// as a JSON number, integer or fractional.
+pub fn parse_timestamp(raw: &RawValue) -> Result<DateTime<Utc>, TimestampError> {
+    let text = raw.get();
+    match text.as_bytes().first() {
+        Some(b'"') => {
+            let s: std::borrow::Cow<'_, str> =
+                serde_json::from_str(text).map_err(|_| TimestampError::Unparseable)?;
+            parse_text(&s)
+        }
+        Some(b'-' | b'0'..=b'9') => {
+            let n: f64 = text.parse().map_err(|_| TimestampError::NotAnEpoch)?;
+            from_epoch_number(n)
+        }
+        _ => Err(TimestampError::WrongType),
+    }
+}
+
+/// Parses a date-time string: RFC 3339 first, then an offset-less ISO 8601 form taken as UTC.
+pub fn parse_text(s: &str) -> Result<DateTime<Utc>, TimestampError> {
+    let instant = match DateTime::parse_from_rfc3339(s) {
+        Ok(with_offset) => with_offset.with_timezone(&Utc),
+        Err(_) => naive(s).ok_or(TimestampError::Unparseable)?.and_utc(),
+    };
+    in_range(instant)
+}
+
+fn naive(s: &str) -> Option<NaiveDateTime> {
+    // `FromStr` for NaiveDateTime takes `T` as separator and any fraction; Python's isoformat()
+    // may also have been called with sep=' ', which costs one more attempt only on that path.
+    s.parse::<NaiveDateTime>()
+        .ok()
+        .or_else(|| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").ok())
+}
+
+/// Interprets an epoch number: below [`EPOCH_MILLIS_THRESHOLD`] seconds, otherwise milliseconds.
+pub fn from_epoch_number(n: f64) -> Result<DateTime<Utc>, TimestampError> {
+    if !n.is_finite() {
+        return Err(TimestampError::NotAnEpoch);
+    }
+    let millis = if n.abs() < EPOCH_MILLIS_THRESHOLD {
+        n * 1000.0
+    } else {
+        n
+    };
+    // Beyond ±2^53 an f64 no longer holds whole milliseconds; such values are far outside the
+    // representable years anyway, so range-check before the cast instead of saturating.
+    if millis.abs() > 9_007_199_254_740_992.0 {
+        return Err(TimestampError::OutOfRange);
+    }
+    from_epoch_millis(millis.floor() as i64).ok_or(TimestampError::OutOfRange)
+}
+
+/// An instant from epoch milliseconds, if RFC 3339 can write it.
+pub fn from_epoch_millis(ms: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(ms).and_then(|t| in_range(t).ok())
+}
+
+fn in_range(t: DateTime<Utc>) -> Result<DateTime<Utc>, TimestampError> {
+    use chrono::Datelike;
+    if (0..=9999).contains(&t.year()) {
+        Ok(t)
+    } else {
+        Err(TimestampError::OutOfRange)
+    }
+}
+
+/// `2026-11-27T21:56:24.123Z`: RFC 3339, UTC, milliseconds (truncated), `Z`.
+pub fn format_millis(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(s: &str) -> Box<RawValue> {
+        RawValue::from_string(s.to_owned()).unwrap()
+    }
+
+    fn parsed(s: &str) -> Result<String, TimestampError> {
+        parse_timestamp(&raw(s)).map(|t| format_millis(&t))
+    }
+
+    #[test]
+    fn accepted_forms() {
+        let cases = [
+            // Python's datetime.now().isoformat(), the lab producer's form: taken as UTC.
+            (
+                r#""2026-11-27T10:15:30.123456""#,
+                "2026-11-27T10:15:30.123Z",
+            ),
+            (r#""2026-11-27T10:15:30""#, "2026-11-27T10:15:30.000Z"),
+            (r#""2026-11-27 10:15:30.5""#, "2026-11-27T10:15:30.500Z"),
+            (r#""2026-11-27T10:15:30Z""#, "2026-11-27T10:15:30.000Z"),
+            (
+                r#""2026-11-27T10:15:30.999999999z""#,
+                "2026-11-27T10:15:30.999Z",
+            ),
+            (r#""2026-11-27T10:15:30+02:00""#, "2026-11-27T08:15:30.000Z"),
+            (
+                r#""2026-11-27T23:15:30.1-03:30""#,
+                "2026-11-28T02:45:30.100Z",
+            ),
+            (
+                r#""2026-11-27T10:15:30\u002b00:00""#,
+                "2026-11-27T10:15:30.000Z",
+            ),
+            // Epoch seconds, integer and fractional.
+            ("1700000000", "2023-11-14T22:13:20.000Z"),
+            ("1700000000.25", "2023-11-14T22:13:20.250Z"),
+            ("0", "1970-01-01T00:00:00.000Z"),
+            // The threshold: just below is seconds, at it milliseconds.
+            ("99999999999", "5138-11-16T09:46:39.000Z"),
+            ("100000000000", "1973-03-03T09:46:40.000Z"),
+            // Epoch milliseconds.
+            ("1700000000123", "2023-11-14T22:13:20.123Z"),
+            ("1.700000000123e12", "2023-11-14T22:13:20.123Z"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(parsed(input).as_deref(), Ok(want), "input {input}");
+        }
+    }
+
+    #[test]
+    fn rejected_forms() {
+        let cases = [
+            (r#""yesterday""#, TimestampError::Unparseable),
+            (r#""""#, TimestampError::Unparseable),
+            (r#""2026-13-01T00:00:00""#, TimestampError::Unparseable),
+            (r#""2026-11-27""#, TimestampError::Unparseable),
+            (r#""1700000000""#, TimestampError::Unparseable),
+            ("1e300", TimestampError::OutOfRange),
+            ("-1e17", TimestampError::OutOfRange),
+            ("true", TimestampError::WrongType),
+            ("null", TimestampError::WrongType),
+            ("[1700000000]", TimestampError::WrongType),
+            (r#"{"s":1}"#, TimestampError::WrongType),
+        ];
+        for (input, want) in cases {
+            assert_eq!(parsed(input), Err(want), "input {input}");
+        }
+    }
+
+    #[test]
+    fn epoch_millis_outside_rfc3339_years_are_refused() {
+        assert!(from_epoch_millis(253_402_300_799_999).is_some()); // 9999-12-31T23:59:59.999Z
+        assert!(from_epoch_millis(253_402_300_800_000).is_none());
+        assert!(from_epoch_millis(i64::MAX).is_none());
+        assert!(from_epoch_millis(i64::MIN).is_none());
+    }
+}

@@ -1,0 +1,288 @@
+//! The real binary, run as a user runs it: `invoke` on every sample event, `generate | invoke`,
+//! standard input, configuration from the environment, and the errors a user can make.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_clickstream-lambda");
+
+fn events_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("events")
+}
+
+/// A command with a clean configuration, whatever the calling shell has set.
+fn cmd() -> Command {
+    let mut c = Command::new(BIN);
+    for var in [
+        "DROP_EVENT_TYPES",
+        "ALERT_TOPIC_ARN",
+        "ALERT_COOLDOWN_SECONDS",
+        "AWS_LAMBDA_RUNTIME_API",
+    ] {
+        c.env_remove(var);
+    }
+    c.env("RUST_LOG", "warn");
+    c
+}
+
+fn run_with_stdin(mut c: Command, stdin: &[u8]) -> Output {
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn json_stdout(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "exit {:?}, stderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn firehose_samples() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(events_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("firehose-")
+        })
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 3,
+        "the firehose samples are missing: {files:?}"
+    );
+    files
+}
+
+/// Checks the Firehose contract on one event and its response; returns the answers.
+fn check_contract(event: &Value, response: &Value) -> Vec<Value> {
+    let records = event["records"].as_array().unwrap();
+    let answers = response["records"].as_array().unwrap().clone();
+    assert_eq!(answers.len(), records.len());
+    for (record, answer) in records.iter().zip(&answers) {
+        assert_eq!(answer["recordId"], record["recordId"]);
+        match answer["result"].as_str().unwrap() {
+            "Ok" => {
+                let line =
+                    String::from_utf8(STANDARD.decode(answer["data"].as_str().unwrap()).unwrap())
+                        .unwrap();
+                assert!(line.ends_with('\n') && line.matches('\n').count() == 1);
+                let obj: Value = serde_json::from_str(&line).unwrap();
+                for field in ["event_time", "arrival_time", "processed_at", "is_anomaly"] {
+                    assert!(obj.get(field).is_some(), "{field} missing in {line}");
+                }
+                let keys = &answer["metadata"]["partitionKeys"];
+                let status = if obj["is_anomaly"] == true {
+                    "anomaly"
+                } else {
+                    "processed"
+                };
+                assert_eq!(keys["status"], status);
+                assert_eq!(
+                    keys["event_date"],
+                    obj["event_time"].as_str().unwrap()[..10]
+                );
+                assert_eq!(
+                    keys["event_hour"],
+                    obj["event_time"].as_str().unwrap()[11..13]
+                );
+            }
+            "Dropped" | "ProcessingFailed" => assert_eq!(answer["data"], record["data"]),
+            other => panic!("result {other}"),
+        }
+    }
+    answers
+}
+
+#[test]
+fn invoke_answers_every_sample_event_by_the_contract() {
+    for file in firehose_samples() {
+        let out = cmd().arg("invoke").arg(&file).output().unwrap();
+        let response = json_stdout(&out);
+        let event: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        check_contract(&event, &response);
+    }
+}
+
+#[test]
+fn sample_clicks_are_all_ok_with_some_anomalies() {
+    let out = cmd()
+        .arg("invoke")
+        .arg(events_dir().join("firehose-clicks.json"))
+        .output()
+        .unwrap();
+    let answers = json_stdout(&out)["records"].as_array().unwrap().clone();
+    assert!(answers.iter().all(|a| a["result"] == "Ok"));
+    let anomalies = answers
+        .iter()
+        .filter(|a| a["metadata"]["partitionKeys"]["status"] == "anomaly")
+        .count();
+    assert!(anomalies > 0 && anomalies < answers.len(), "{anomalies}");
+}
+
+#[test]
+fn sample_failures_show_every_reason_and_the_drop_list() {
+    let file = events_dir().join("firehose-failures.json");
+    let out = cmd().arg("invoke").arg(&file).output().unwrap();
+    let answers = json_stdout(&out)["records"].as_array().unwrap().clone();
+    let by_id = |id: &str| answers.iter().find(|a| a["recordId"] == id).unwrap()["result"].clone();
+    assert_eq!(by_id("ok-for-comparison"), "Ok");
+    assert_eq!(by_id("scroll-dropped-when-configured"), "Ok");
+    let failed = answers
+        .iter()
+        .filter(|a| a["result"] == "ProcessingFailed")
+        .count();
+    assert_eq!(failed, answers.len() - 2);
+    // One structured warning per failed record, naming it, and never the payload.
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        stderr.matches("ProcessingFailed").count(),
+        failed,
+        "{stderr}"
+    );
+    assert!(stderr.contains("record_id=missing-page-url"));
+    assert!(
+        !stderr.contains("boton-4"),
+        "a payload leaked into the logs: {stderr}"
+    );
+
+    let out = cmd()
+        .env("DROP_EVENT_TYPES", "hover, scroll")
+        .arg("invoke")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let answers = json_stdout(&out)["records"].as_array().unwrap().clone();
+    let dropped = answers
+        .iter()
+        .find(|a| a["recordId"] == "scroll-dropped-when-configured")
+        .unwrap();
+    assert_eq!(dropped["result"], "Dropped");
+}
+
+#[test]
+fn generate_piped_into_invoke_round_trips() {
+    let generated = cmd()
+        .args([
+            "generate",
+            "--records",
+            "300",
+            "--seed",
+            "9",
+            "--anomaly-rate",
+            "0.1",
+        ])
+        .output()
+        .unwrap();
+    let event = json_stdout(&generated);
+    assert_eq!(event["records"].as_array().unwrap().len(), 300);
+    for stdin_arg in [None, Some("-")] {
+        let mut c = cmd();
+        c.arg("invoke");
+        c.args(stdin_arg);
+        let response = json_stdout(&run_with_stdin(c, &generated.stdout));
+        let answers = check_contract(&event, &response);
+        assert!(answers.iter().all(|a| a["result"] == "Ok"));
+        let anomalies = answers
+            .iter()
+            .filter(|a| a["metadata"]["partitionKeys"]["status"] == "anomaly")
+            .count();
+        assert!(
+            (10..=60).contains(&anomalies),
+            "{anomalies} anomalies of 300 at rate 0.1"
+        );
+    }
+    // Reproducible for a seed.
+    let again = cmd()
+        .args([
+            "generate",
+            "-n",
+            "300",
+            "--seed",
+            "9",
+            "--anomaly-rate",
+            "0.1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(again.stdout, generated.stdout);
+}
+
+#[test]
+fn unreadable_or_unrecognized_events_give_one_line_and_a_failure_exit() {
+    let missing = cmd()
+        .args(["invoke", "/nonexistent/event.json"])
+        .output()
+        .unwrap();
+    let cases = [
+        (missing, "cannot read the event"),
+        (run_with_stdin(invoke(), b"not json"), "not a JSON object"),
+        (
+            run_with_stdin(invoke(), br#"{"hello": "world"}"#),
+            "expected a Firehose",
+        ),
+        (
+            run_with_stdin(
+                invoke(),
+                br#"{"invocationId": "i", "records": [{"data": "eA=="}]}"#,
+            ),
+            "recordId",
+        ),
+        (
+            run_with_stdin(invoke(), &[0xff, 0xfe]),
+            "cannot read the event",
+        ),
+    ];
+    for (out, needle) in cases {
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!out.status.success(), "{stderr}");
+        assert!(out.stdout.is_empty());
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(needle), "{needle:?} not in {stderr}");
+    }
+}
+
+fn invoke() -> Command {
+    let mut c = cmd();
+    c.arg("invoke");
+    c
+}
+
+#[test]
+fn without_lambda_and_without_a_command_it_says_what_to_do() {
+    let out = cmd().output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invoke"));
+}
+
+#[test]
+fn help_explains_every_command_and_option() {
+    let top = String::from_utf8(cmd().arg("--help").output().unwrap().stdout).unwrap();
+    for word in ["invoke", "generate", "AWS_LAMBDA_RUNTIME_API"] {
+        assert!(top.contains(word), "{word} not in --help");
+    }
+    let generate =
+        String::from_utf8(cmd().args(["generate", "--help"]).output().unwrap().stdout).unwrap();
+    for option in ["--records", "--seed", "--anomaly-rate", "--start"] {
+        assert!(generate.contains(option), "{option} not in generate --help");
+    }
+    let invoke =
+        String::from_utf8(cmd().args(["invoke", "--help"]).output().unwrap().stdout).unwrap();
+    assert!(invoke.contains("standard input"));
+}
