@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::generate::ClickGenerator;
 use crate::handler::Handler;
 use crate::lambda;
+use crate::publisher::{DryRunPublisher, Publisher, SnsPublisher};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,7 +24,7 @@ use crate::lambda;
         Lambda runtime. Elsewhere, `invoke` runs one event through exactly the same handler \
         and `generate` makes synthetic events to feed it.",
     after_help = "Configuration comes from the environment: DROP_EVENT_TYPES, ALERT_TOPIC_ARN, \
-        ALERT_COOLDOWN_SECONDS (see README.md). Logs go to standard error in `invoke`; \
+        ALERT_COOLDOWN_SECONDS, PROCESSED_DATA_URI (see README.md). Logs go to standard error in `invoke`; \
         RUST_LOG or AWS_LAMBDA_LOG_LEVEL set their level."
 )]
 pub struct Cli {
@@ -37,6 +38,11 @@ pub enum Command {
     ///
     /// Exits 0 with the response JSON on standard output; an event that cannot be read or is
     /// not one of the accepted shapes prints one line on standard error and exits 1.
+    ///
+    /// With ALERT_TOPIC_ARN set, alerts are published to that SNS topic for real (AWS_ENDPOINT_URL
+    /// points the client at a local SNS); without it nothing is published and the alert that
+    /// would have been sent is printed on standard error. The metrics line goes to standard
+    /// error too, so standard output carries only the response.
     Invoke {
         /// The event file; `-` or nothing reads standard input.
         file: Option<PathBuf>,
@@ -116,8 +122,8 @@ fn invoke(file: Option<PathBuf>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let handler = match Config::from_env() {
-        Ok(config) => Handler::new(config),
+    let config = match Config::from_env() {
+        Ok(config) => config,
         Err(e) => {
             eprintln!("clickstream-lambda: {e}");
             return ExitCode::FAILURE;
@@ -133,7 +139,18 @@ fn invoke(file: Option<PathBuf>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(handler.handle(&event, Utc::now())) {
+    let invocation = runtime.block_on(async {
+        let publisher = match &config.alert_topic_arn {
+            Some(arn) => Publisher::Sns(SnsPublisher::from_env(arn.clone()).await),
+            None => Publisher::DryRun(DryRunPublisher),
+        };
+        let now = Utc::now();
+        Handler::new(config, publisher).handle(&event, now).await
+    });
+    if let Some(source) = invocation.source {
+        eprintln!("{}", invocation.metrics.emf_line(source, Utc::now()));
+    }
+    match invocation.result {
         Ok(response) => exit_on(
             write_unbuffered(response.get()),
             "cannot write the response",

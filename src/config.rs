@@ -13,6 +13,9 @@ pub struct Config {
     pub alert_topic_arn: Option<String>,
     /// `ALERT_COOLDOWN_SECONDS`: zero turns storm control off.
     pub alert_cooldown: Duration,
+    /// `PROCESSED_DATA_URI`: where the processed records land (`s3://bucket/weblogs/`), named in
+    /// alerts; optional.
+    pub processed_data_uri: Option<String>,
 }
 
 /// A variable that is set but cannot be used.
@@ -54,10 +57,21 @@ impl Config {
                 ))
             })?,
         };
+        let processed_data_uri = lookup("PROCESSED_DATA_URI")
+            .map(|uri| uri.trim().to_owned())
+            .filter(|uri| !uri.is_empty())
+            .map(|uri| {
+                if uri.ends_with('/') {
+                    uri
+                } else {
+                    format!("{uri}/")
+                }
+            });
         Ok(Self {
             drop_event_types,
             alert_topic_arn,
             alert_cooldown,
+            processed_data_uri,
         })
     }
 }
@@ -80,6 +94,9 @@ mod tests {
         assert!(c.drop_event_types.is_empty());
         assert_eq!(c.alert_topic_arn, None);
         assert_eq!(c.alert_cooldown, Duration::from_secs(300));
+        assert_eq!(c.processed_data_uri, None);
+        let c = config(&[("PROCESSED_DATA_URI", "s3://b/weblogs")]).unwrap();
+        assert_eq!(c.processed_data_uri.as_deref(), Some("s3://b/weblogs/"));
     }
 
     /// Variables set, then the drop list, topic and cooldown seconds they give.

@@ -17,6 +17,12 @@ use serde_json::value::RawValue;
 pub enum EventKind {
     /// A Firehose data-transformation event.
     Firehose,
+    /// A Kinesis Data Analytics output-delivery event (the lab's RANDOM_CUT_FOREST results).
+    KinesisAnalytics,
+    /// A Kinesis data stream event from an event source mapping.
+    KinesisStream,
+    /// `{"source": "...", "anomalies": [...]}` from a detector calling the function directly.
+    Direct,
 }
 
 /// The event is none of the accepted shapes, or not JSON at all.
@@ -32,8 +38,11 @@ impl fmt::Display for UnrecognizedEvent {
 impl std::error::Error for UnrecognizedEvent {}
 
 /// What every error about an unrecognized event says it expected.
-pub const ACCEPTED: &str = "expected a Firehose transformation event \
-    ({\"invocationId\", \"deliveryStreamArn\", \"records\": [{\"recordId\", \"data\", ...}]})";
+pub const ACCEPTED: &str = "expected one of: a Firehose transformation event \
+    ({\"invocationId\", \"deliveryStreamArn\", \"records\": [{\"recordId\", \"data\", ...}]}); \
+    a Kinesis Data Analytics output event ({\"applicationArn\", \"records\": [{\"recordId\", \"data\"}]}); \
+    a Kinesis data stream event ({\"Records\": [{\"eventSource\": \"aws:kinesis\", \"kinesis\": {\"data\", \"sequenceNumber\"}}]}); \
+    a direct anomaly event ({\"source\": \"...\", \"anomalies\": [...]})";
 
 /// The top level of any accepted event. Every field is optional here; [`Envelope::kind`]
 /// decides from which are present.
@@ -46,9 +55,50 @@ pub struct Envelope<'a> {
     pub delivery_stream_arn: Option<&'a RawValue>,
     #[serde(borrow, default)]
     pub source_kinesis_stream_arn: Option<&'a RawValue>,
-    /// Firehose records.
+    /// Firehose and Kinesis Data Analytics records.
     #[serde(borrow, default)]
     pub records: Option<Vec<RecordRef<'a>>>,
+    #[serde(borrow, default)]
+    pub application_arn: Option<&'a RawValue>,
+    /// Kinesis data stream records, read by [`Envelope::kinesis_records`] once the kind is known.
+    #[serde(rename = "Records", borrow, default)]
+    pub stream_records: Option<&'a RawValue>,
+    /// A direct event's anomalies.
+    #[serde(borrow, default)]
+    pub anomalies: Option<&'a RawValue>,
+    /// A direct event's source name.
+    #[serde(borrow, default)]
+    pub source: Option<&'a RawValue>,
+}
+
+/// One record of a Kinesis data stream event, read leniently.
+#[derive(Debug, Deserialize)]
+pub struct KinesisRecordRef<'a> {
+    #[serde(
+        rename = "eventSource",
+        borrow,
+        default,
+        deserialize_with = "lenient_text"
+    )]
+    pub event_source: Option<Cow<'a, str>>,
+    #[serde(
+        rename = "eventSourceARN",
+        borrow,
+        default,
+        deserialize_with = "lenient_text"
+    )]
+    pub event_source_arn: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub kinesis: Option<KinesisPayload<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KinesisPayload<'a> {
+    #[serde(borrow, default, deserialize_with = "lenient_text")]
+    pub data: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "lenient_text")]
+    pub sequence_number: Option<Cow<'a, str>>,
 }
 
 /// One record of a batch, as Firehose sends it. `recordId` is the only field without which we
@@ -86,12 +136,80 @@ impl<'a> Envelope<'a> {
 
     /// Which kind of event this is, from the keys present.
     pub fn kind(&self) -> Result<EventKind, UnrecognizedEvent> {
-        if self.records.is_some()
-            && (self.delivery_stream_arn.is_some() || self.invocation_id.is_some())
-        {
-            return Ok(EventKind::Firehose);
+        let unrecognized = |why: &str| {
+            Err(UnrecognizedEvent(format!(
+                "unrecognized event ({why}); {ACCEPTED}"
+            )))
+        };
+        let shapes = [
+            self.records.is_some(),
+            self.stream_records.is_some(),
+            self.anomalies.is_some(),
+        ];
+        if shapes.iter().filter(|s| **s).count() > 1 {
+            return unrecognized("it has more than one of `records`, `Records`, `anomalies`");
         }
-        Err(UnrecognizedEvent(format!("unrecognized event: {ACCEPTED}")))
+        if self.records.is_some() {
+            if self.application_arn.is_some() {
+                return Ok(EventKind::KinesisAnalytics);
+            }
+            if self.delivery_stream_arn.is_some() || self.invocation_id.is_some() {
+                return Ok(EventKind::Firehose);
+            }
+            return unrecognized(
+                "`records` without `deliveryStreamArn`, `invocationId` or `applicationArn`",
+            );
+        }
+        if self.stream_records.is_some() {
+            return self.kinesis_records().map(|_| EventKind::KinesisStream);
+        }
+        if let Some(anomalies) = self.anomalies {
+            if !anomalies.get().starts_with('[') {
+                return unrecognized("`anomalies` is not a list");
+            }
+            if self
+                .source
+                .is_some_and(|s| crate::click::json_string(s).is_none())
+            {
+                return unrecognized("`source` is not a string");
+            }
+            return Ok(EventKind::Direct);
+        }
+        unrecognized("none of `records`, `Records`, `anomalies` is present")
+    }
+
+    /// The records of a Kinesis data stream event: every one from `aws:kinesis`, with a
+    /// `kinesis.sequenceNumber` to report it by.
+    pub fn kinesis_records(&self) -> Result<Vec<KinesisRecordRef<'a>>, UnrecognizedEvent> {
+        let unrecognized =
+            |why: String| UnrecognizedEvent(format!("unrecognized event ({why}); {ACCEPTED}"));
+        let raw = self
+            .stream_records
+            .ok_or_else(|| unrecognized("no `Records`".into()))?;
+        let records: Vec<KinesisRecordRef<'a>> = serde_json::from_str(raw.get())
+            .map_err(|e| unrecognized(format!("`Records` cannot be read: {e}")))?;
+        if records.is_empty() {
+            return Err(unrecognized(
+                "`Records` is empty, so its source cannot be told".into(),
+            ));
+        }
+        for (i, r) in records.iter().enumerate() {
+            if r.event_source.as_deref() != Some("aws:kinesis") {
+                return Err(unrecognized(format!(
+                    "`Records[{i}].eventSource` is not \"aws:kinesis\""
+                )));
+            }
+            if r.kinesis
+                .as_ref()
+                .and_then(|k| k.sequence_number.as_ref())
+                .is_none()
+            {
+                return Err(unrecognized(format!(
+                    "`Records[{i}].kinesis.sequenceNumber` is missing"
+                )));
+            }
+        }
+        Ok(records)
     }
 
     /// The text of a string field, if it is one.
@@ -167,16 +285,6 @@ mod tests {
                 "{text}"
             );
         }
-        let no = [
-            r#"{"records":[]}"#,
-            r#"{"invocationId":"i"}"#,
-            r#"{"invocationId":"i","records":null}"#,
-            r#"{}"#,
-        ];
-        for text in no {
-            let err = Envelope::parse(text).and_then(|e| e.kind()).unwrap_err();
-            assert!(err.0.contains("expected a Firehose"), "{text}: {err}");
-        }
         let unreadable = [
             "[]",
             "1",
@@ -186,7 +294,57 @@ mod tests {
         ];
         for text in unreadable {
             let err = Envelope::parse(text).unwrap_err();
-            assert!(err.0.contains("expected a Firehose"), "{text}: {err}");
+            assert!(
+                err.0.contains("expected one of: a Firehose"),
+                "{text}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_shape_and_its_near_misses() {
+        let kinesis = |source: &str, seq: &str| {
+            format!(
+                r#"{{"Records":[{{"eventSource":"{source}","eventSourceARN":"arn:aws:kinesis:us-east-1:1:stream/s","kinesis":{{"data":"eA==",{seq}"partitionKey":"p"}}}}]}}"#
+            )
+        };
+        let cases: Vec<(String, Result<EventKind, &str>)> = vec![
+            (
+                r#"{"applicationArn":"arn:aws:kinesisanalytics:us-east-1:1:application/a","invocationId":"i","records":[{"recordId":"r","data":"eA=="}]}"#.into(),
+                Ok(EventKind::KinesisAnalytics),
+            ),
+            (kinesis("aws:kinesis", r#""sequenceNumber":"1","#), Ok(EventKind::KinesisStream)),
+            (r#"{"source":"detector","anomalies":[]}"#.into(), Ok(EventKind::Direct)),
+            (r#"{"anomalies":[{"score":1}]}"#.into(), Ok(EventKind::Direct)),
+            // Near misses.
+            (r#"{"records":[]}"#.into(), Err("without `deliveryStreamArn`")),
+            (r#"{"invocationId":"i"}"#.into(), Err("none of")),
+            (r#"{"invocationId":"i","records":null}"#.into(), Err("none of")),
+            (r#"{}"#.into(), Err("none of")),
+            (kinesis("aws:sqs", r#""sequenceNumber":"1","#), Err("eventSource")),
+            (kinesis("aws:kinesis", ""), Err("sequenceNumber")),
+            (r#"{"Records":[]}"#.into(), Err("empty")),
+            (r#"{"Records":[{"eventSource":"aws:s3","s3":{}}]}"#.into(), Err("eventSource")),
+            (r#"{"Records":{}}"#.into(), Err("cannot be read")),
+            (r#"{"Records":[{"EventSource":"aws:sns","Sns":{}}]}"#.into(), Err("eventSource")),
+            (r#"{"source":"d","anomalies":{"score":1}}"#.into(), Err("not a list")),
+            (r#"{"source":7,"anomalies":[]}"#.into(), Err("`source` is not a string")),
+            (r#"{"anomalies":[],"Records":[]}"#.into(), Err("more than one")),
+            (r#"{"detail-type":"Scheduled Event","source":"aws.events"}"#.into(), Err("none of")),
+        ];
+        for (text, want) in cases {
+            let got = Envelope::parse(&text).and_then(|e| e.kind());
+            match (got, want) {
+                (Ok(kind), Ok(w)) => assert_eq!(kind, w, "{text}"),
+                (Err(e), Err(needle)) => {
+                    assert!(e.0.contains(needle), "{text}: {e}");
+                    assert!(
+                        e.0.contains("a direct anomaly event"),
+                        "{text}: names the shapes"
+                    );
+                }
+                (got, want) => panic!("{text}: got {got:?}, want {want:?}"),
+            }
         }
     }
 

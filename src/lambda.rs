@@ -8,6 +8,7 @@ use serde_json::value::RawValue;
 
 use crate::config::Config;
 use crate::handler::Handler;
+use crate::publisher::SnsPublisher;
 
 /// Serves the Lambda Runtime API until the runtime stops us.
 pub fn serve() -> ExitCode {
@@ -33,14 +34,23 @@ pub fn serve() -> ExitCode {
 
 async fn run() -> Result<(), lambda_runtime::Error> {
     let config = Config::from_env()?;
-    let handler = Handler::new(config);
+    let Some(topic) = config.alert_topic_arn.clone() else {
+        return Err(
+            "ALERT_TOPIC_ARN is not set: the function needs the SNS topic to publish \
+                    anomaly alerts to (the template sets it; for local runs use `invoke`)"
+                .into(),
+        );
+    };
+    let handler = Handler::new(config, SnsPublisher::from_env(topic).await);
     let handler = &handler;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<Box<RawValue>>| async move {
-            handler
-                .handle(event.payload.get(), Utc::now())
-                .await
-                .map_err(lambda_runtime::Error::from)
+            let invocation = handler.handle(event.payload.get(), Utc::now()).await;
+            // The metrics line goes to stdout, where CloudWatch Logs picks EMF documents up.
+            if let Some(source) = invocation.source {
+                println!("{}", invocation.metrics.emf_line(source, Utc::now()));
+            }
+            invocation.result.map_err(lambda_runtime::Error::from)
         },
     ))
     .await

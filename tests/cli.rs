@@ -152,7 +152,7 @@ fn sample_failures_show_every_reason_and_the_drop_list() {
     // One structured warning per failed record, naming it, and never the payload.
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(
-        stderr.matches("ProcessingFailed").count(),
+        stderr.matches("answered ProcessingFailed").count(),
         failed,
         "{stderr}"
     );
@@ -235,7 +235,7 @@ fn unreadable_or_unrecognized_events_give_one_line_and_a_failure_exit() {
         (run_with_stdin(invoke(), b"not json"), "not a JSON object"),
         (
             run_with_stdin(invoke(), br#"{"hello": "world"}"#),
-            "expected a Firehose",
+            "expected one of: a Firehose",
         ),
         (
             run_with_stdin(

@@ -1,0 +1,140 @@
+//! One CloudWatch Embedded Metric Format line per invocation: CloudWatch Logs turns it into
+//! metrics with no API call and no extra latency.
+//!
+//! Written by hand with serde_json: the EMF crates on crates.io either pull in a metrics
+//! framework or are unmaintained, and the format is one small JSON object (see the test that
+//! checks it against the specification's rules).
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+
+/// The CloudWatch namespace of every metric.
+pub const NAMESPACE: &str = "ClickStream";
+
+/// The counts of one invocation.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct InvocationMetrics {
+    pub records_ok: usize,
+    pub records_processing_failed: usize,
+    pub records_dropped: usize,
+    pub anomalies: usize,
+    pub alerts_published: usize,
+    pub alerts_suppressed: usize,
+    pub alerts_failed: usize,
+}
+
+impl InvocationMetrics {
+    fn values(&self) -> [(&'static str, usize); 7] {
+        [
+            ("RecordsOk", self.records_ok),
+            ("RecordsProcessingFailed", self.records_processing_failed),
+            ("RecordsDropped", self.records_dropped),
+            ("Anomalies", self.anomalies),
+            ("AlertsPublished", self.alerts_published),
+            ("AlertsSuppressed", self.alerts_suppressed),
+            ("AlertsFailed", self.alerts_failed),
+        ]
+    }
+
+    /// The EMF line, dimensioned by event source (`firehose`, `kinesis-stream`, ...).
+    pub fn emf_line(&self, source: &str, at: DateTime<Utc>) -> String {
+        let values = self.values();
+        let definitions: Vec<Value> = values
+            .iter()
+            .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
+            .collect();
+        let mut root = Map::new();
+        root.insert(
+            "_aws".into(),
+            json!({
+                "Timestamp": at.timestamp_millis(),
+                "CloudWatchMetrics": [{
+                    "Namespace": NAMESPACE,
+                    "Dimensions": [["EventSource"]],
+                    "Metrics": definitions,
+                }],
+            }),
+        );
+        root.insert("EventSource".into(), Value::from(source));
+        for (name, value) in values {
+            root.insert(name.into(), Value::from(value));
+        }
+        Value::Object(root).to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The specification's rules for a valid EMF document
+    /// (CloudWatch "Embedded metric format specification").
+    fn check_emf(line: &str) {
+        assert!(!line.contains('\n'), "one line");
+        let doc: Value = serde_json::from_str(line).unwrap();
+        let aws = doc["_aws"].as_object().expect("_aws object");
+        assert!(
+            aws["Timestamp"].as_i64().is_some_and(|t| t > 0),
+            "Timestamp: ms since epoch"
+        );
+        let directives = aws["CloudWatchMetrics"]
+            .as_array()
+            .expect("CloudWatchMetrics array");
+        assert!(!directives.is_empty());
+        for d in directives {
+            let ns = d["Namespace"].as_str().expect("Namespace string");
+            assert!(!ns.is_empty() && ns.len() <= 1024);
+            let dims = d["Dimensions"].as_array().expect("Dimensions array");
+            for set in dims {
+                let set = set.as_array().expect("dimension set array");
+                assert!(set.len() <= 30);
+                for key in set {
+                    let key = key.as_str().expect("dimension key string");
+                    assert!(
+                        doc[key].is_string(),
+                        "dimension {key} must be a string member"
+                    );
+                }
+            }
+            let metrics = d["Metrics"].as_array().expect("Metrics array");
+            assert!(!metrics.is_empty() && metrics.len() <= 100);
+            for m in metrics {
+                let name = m["Name"].as_str().expect("metric Name");
+                assert!(!name.is_empty() && name.len() <= 1024);
+                assert!(
+                    doc[name].is_number(),
+                    "metric {name} must be a number member"
+                );
+                let unit = m["Unit"].as_str().unwrap_or("None");
+                assert!(["Count", "None", "Milliseconds", "Bytes"].contains(&unit));
+            }
+        }
+    }
+
+    #[test]
+    fn line_follows_the_specification_and_carries_the_counts() {
+        let m = InvocationMetrics {
+            records_ok: 8,
+            records_processing_failed: 1,
+            records_dropped: 2,
+            anomalies: 3,
+            alerts_published: 1,
+            alerts_suppressed: 0,
+            alerts_failed: 0,
+        };
+        let line = m.emf_line("firehose", "2026-11-27T10:00:00Z".parse().unwrap());
+        check_emf(&line);
+        let doc: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(doc["_aws"]["Timestamp"], 1_795_773_600_000_i64);
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            "ClickStream"
+        );
+        assert_eq!(doc["EventSource"], "firehose");
+        assert_eq!(
+            (doc["RecordsOk"].as_u64(), doc["RecordsDropped"].as_u64()),
+            (Some(8), Some(2))
+        );
+        assert_eq!(doc["AlertsPublished"], 1);
+    }
+}
