@@ -13,7 +13,8 @@
 //! - [`cooldown`]: storm control across invocations; [`metrics`]: the EMF metrics line.
 //!
 //! Around it, thin adapters: [`handler`] (one invocation), [`publisher`] (SNS, or a dry run),
-//! [`lambda`] (the Lambda runtime), [`cli`] (the command line), and [`config`] (the environment).
+//! [`lambda`] (the Lambda runtime), [`cli`] (the command line), [`config`] (the environment),
+//! and [`producer`] (the `clickstream-send` binary: synthetic clicks into a Firehose stream).
 
 pub mod alert;
 pub mod anomaly;
@@ -27,6 +28,7 @@ pub mod generate;
 pub mod handler;
 pub mod lambda;
 pub mod metrics;
+pub mod producer;
 pub mod publisher;
 pub mod response_limit;
 pub mod sanitize;
