@@ -286,3 +286,16 @@ fn help_explains_every_command_and_option() {
         String::from_utf8(cmd().args(["invoke", "--help"]).output().unwrap().stdout).unwrap();
     assert!(invoke.contains("standard input"));
 }
+
+#[test]
+fn lambda_mode_without_a_topic_is_a_cold_start_error_that_says_so() {
+    // The configuration is checked before the runtime API is ever called, so nothing needs to
+    // listen at this address.
+    let out = cmd()
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let logs = String::from_utf8_lossy(&out.stdout);
+    assert!(logs.contains("ALERT_TOPIC_ARN is not set"), "{logs}");
+}
