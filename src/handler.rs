@@ -87,7 +87,6 @@ pub struct Handler<P> {
     config: Config,
     publisher: P,
     cooldown: Mutex<Cooldown>,
-    response_limit: usize,
 }
 
 impl<P: AlertPublisher> Handler<P> {
@@ -96,14 +95,7 @@ impl<P: AlertPublisher> Handler<P> {
             cooldown: Mutex::new(Cooldown::new(config.alert_cooldown)),
             config,
             publisher,
-            response_limit: LAMBDA_RESPONSE_LIMIT,
         }
-    }
-
-    /// The same handler with a smaller response limit, so tests can reach it with small events.
-    pub fn with_response_limit(mut self, limit: usize) -> Self {
-        self.response_limit = limit;
-        self
     }
 
     /// Answers one event (JSON text) received at `now`.
@@ -158,7 +150,7 @@ impl<P: AlertPublisher> Handler<P> {
         let settings = TransformSettings {
             drop_event_types: &self.config.drop_event_types,
             now,
-            response_limit: self.response_limit,
+            response_limit: LAMBDA_RESPONSE_LIMIT,
         };
         let out = firehose::transform(records, &settings);
         let stream = Envelope::text(event.delivery_stream_arn);
