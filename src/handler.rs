@@ -211,13 +211,12 @@ impl<P: AlertPublisher> Handler<P> {
                 .unwrap_or_else(|| "unknown application".into()),
             invocation_id: Envelope::text(event.invocation_id),
         };
-        let alert_failed =
-            self.alert_readable(&source, &read, now, metrics).await == Some(AlertOutcome::Failed);
+        let delivered = self.alert_readable(&source, read, now, metrics).await;
         let mut response = KinesisAnalyticsOutputDeliveryResponse::default();
         response.records = records
             .iter()
-            .zip(&read)
-            .map(|(record, result)| analytics_answer(record, result.is_ok() && !alert_failed))
+            .zip(delivered)
+            .map(|(record, ok)| analytics_answer(record, ok))
             .collect();
         to_raw(&response)
     }
@@ -252,14 +251,13 @@ impl<P: AlertPublisher> Handler<P> {
                 .to_owned(),
             invocation_id: None,
         };
-        let alert_failed =
-            self.alert_readable(&source, &read, now, metrics).await == Some(AlertOutcome::Failed);
+        let delivered = self.alert_readable(&source, read, now, metrics).await;
         let mut response = KinesisEventResponse::default();
         response.set_failures(
             sequence_numbers
                 .into_iter()
-                .zip(&read)
-                .filter(|(_, result)| result.is_err() || alert_failed)
+                .zip(delivered)
+                .filter(|(_, ok)| !ok)
                 .map(|(sequence, _)| sequence),
         );
         to_raw(&response)
@@ -335,25 +333,26 @@ impl<P: AlertPublisher> Handler<P> {
         to_raw(&response)
     }
 
-    /// Alerts on the readable records of an alert-only batch; `None` when none was readable.
+    /// Alerts on the readable records of an alert-only batch. Returns, per record, whether it
+    /// was delivered: readable, and its alert published or held back by the cooldown.
     async fn alert_readable(
         &self,
         source: &Source,
-        read: &[Result<Anomaly, NotAnAnomaly>],
+        read: Vec<Result<Anomaly, NotAnAnomaly>>,
         now: DateTime<Utc>,
         metrics: &mut InvocationMetrics,
-    ) -> Option<AlertOutcome> {
-        let anomalies: Vec<Anomaly> = read
-            .iter()
-            .filter_map(|r| r.as_ref().ok().cloned())
-            .collect();
+    ) -> Vec<bool> {
+        let readable: Vec<bool> = read.iter().map(Result::is_ok).collect();
+        let anomalies: Vec<Anomaly> = read.into_iter().filter_map(Result::ok).collect();
         metrics.records_ok = anomalies.len();
-        metrics.records_processing_failed = read.len() - anomalies.len();
+        metrics.records_processing_failed = readable.len() - anomalies.len();
         metrics.anomalies = anomalies.len();
-        if anomalies.is_empty() {
-            return None;
+        if !anomalies.is_empty()
+            && self.alert(source, &anomalies, None, now, metrics).await == AlertOutcome::Failed
+        {
+            return vec![false; readable.len()];
         }
-        Some(self.alert(source, &anomalies, None, now, metrics).await)
+        readable
     }
 
     /// Storm control, then one publish.

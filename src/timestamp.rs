@@ -44,8 +44,8 @@ pub fn parse_timestamp(raw: &RawValue) -> Result<DateTime<Utc>, TimestampError> 
     let text = raw.get();
     match text.as_bytes().first() {
         Some(b'"') => {
-            let s: std::borrow::Cow<'_, str> =
-                serde_json::from_str(text).map_err(|_| TimestampError::Unparseable)?;
+            // Borrowed unless the string holds escapes: no allocation per record.
+            let s = crate::click::json_string(raw).ok_or(TimestampError::Unparseable)?;
             parse_text(&s)
         }
         Some(b'-' | b'0'..=b'9') => {
