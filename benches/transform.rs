@@ -5,11 +5,8 @@
 //! reference is `benches/versus_python.rs`.
 
 use chrono::Utc;
-use clickstream_lambda::alert::Alert;
-use clickstream_lambda::config::Config;
 use clickstream_lambda::generate::ClickGenerator;
-use clickstream_lambda::handler::Handler;
-use clickstream_lambda::publisher::{AlertPublisher, PublishError};
+use clickstream_lambda::{Alert, AlertPublisher, Config, Delivery, Handler, PublishError};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const RECORDS: usize = 8_600;
@@ -18,8 +15,8 @@ const RECORDS: usize = 8_600;
 struct Discard;
 
 impl AlertPublisher for Discard {
-    async fn publish(&self, _: &Alert) -> Result<Option<String>, PublishError> {
-        Ok(None)
+    async fn publish(&self, _: &Alert) -> Result<Delivery, PublishError> {
+        Ok(Delivery::Published { message_id: None })
     }
 }
 

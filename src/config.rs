@@ -1,9 +1,12 @@
-//! The function's configuration, read once at cold start from the environment.
+//! The function's configuration, read once at cold start from the environment; a value that
+//! is set but unusable is a cold-start error that names the variable.
 
 use std::time::Duration;
 
+use thiserror::Error;
+
 /// Default quiet period between two alerts for the same source.
-pub const DEFAULT_ALERT_COOLDOWN: Duration = Duration::from_secs(300);
+pub(crate) const DEFAULT_ALERT_COOLDOWN: Duration = Duration::from_secs(300);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -19,16 +22,11 @@ pub struct Config {
 }
 
 /// A variable that is set but cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError(pub String);
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ConfigError {
+    #[error("{name} must be a whole number of seconds, got {value:?}")]
+    NotSeconds { name: &'static str, value: String },
 }
-
-impl std::error::Error for ConfigError {}
 
 impl Config {
     /// Reads the process environment.
@@ -52,9 +50,10 @@ impl Config {
             None => DEFAULT_ALERT_COOLDOWN,
             Some(text) if text.trim().is_empty() => DEFAULT_ALERT_COOLDOWN,
             Some(text) => text.trim().parse().map(Duration::from_secs).map_err(|_| {
-                ConfigError(format!(
-                    "ALERT_COOLDOWN_SECONDS must be a whole number of seconds, got {text:?}"
-                ))
+                ConfigError::NotSeconds {
+                    name: "ALERT_COOLDOWN_SECONDS",
+                    value: text.clone(),
+                }
             })?,
         };
         let processed_data_uri = lookup("PROCESSED_DATA_URI")
@@ -135,7 +134,7 @@ mod tests {
     fn unusable_cooldown_is_an_error_that_names_the_variable() {
         for bad in ["-1", "5m", "1.5"] {
             let err = config(&[("ALERT_COOLDOWN_SECONDS", bad)]).unwrap_err();
-            assert!(err.0.contains("ALERT_COOLDOWN_SECONDS"), "{err}");
+            assert!(err.to_string().contains("ALERT_COOLDOWN_SECONDS"), "{err}");
         }
     }
 }

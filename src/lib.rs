@@ -2,34 +2,30 @@
 //! for anomalies, in one AWS Lambda function.
 //!
 //! The pure core knows nothing of AWS clients:
-//! - [`click`]: one click record read, checked and written back enriched;
-//! - [`timestamp`]: the time formats producers send, and the one we write;
-//! - [`firehose`]: the Firehose transformation contract over a whole batch;
-//! - [`response_limit`]: keeping the batch response under Lambda's 6 MB;
-//! - [`dispatch`]: which kind of event arrived;
-//! - [`generate`]: synthetic clicks shaped like the lab producer's;
-//! - [`anomaly`]: the anomaly schema every detector's output is read into;
-//! - [`alert`]: one well-formed alert per invocation; [`sanitize`]: text safe for each protocol;
-//! - [`cooldown`]: storm control across invocations; [`metrics`]: the EMF metrics line.
+//! - [`event`](crate::event): the events the function answers, one module per shape, each with
+//!   the same verbs (recognize, handle, answer);
+//! - `transform`: the Firehose transformation contract, click by click;
+//! - `alert`: anomalies in one schema, storm control, and one bounded alert per invocation;
+//! - [`generate`]: synthetic clicks shaped like the lab producer's.
 //!
-//! Around it, thin adapters: [`handler`] (one invocation), [`publisher`] (SNS, or a dry run),
-//! [`lambda`] (the Lambda runtime), [`cli`] (the command line), [`config`] (the environment),
-//! and [`producer`] (the `clickstream-send` binary: synthetic clicks into a Firehose stream).
+//! Around it, thin adapters: [`Handler`] (one invocation), `adapter` (the Lambda runtime, SNS,
+//! the dry run) and [`cli`] (the command line).
+//!
+//! The public API is what the binaries, benchmarks and the producer crate need; the rest is
+//! `pub(crate)`, so the compiler reports what nothing uses.
 
-pub mod alert;
-pub mod anomaly;
+mod adapter;
+mod alert;
 pub mod cli;
-pub mod click;
-pub mod config;
-pub mod cooldown;
-pub mod dispatch;
-pub mod firehose;
+mod config;
+mod event;
 pub mod generate;
-pub mod handler;
-pub mod lambda;
-pub mod metrics;
+mod handler;
+mod metrics;
 pub mod producer;
-pub mod publisher;
-pub mod response_limit;
-pub mod sanitize;
-pub mod timestamp;
+mod transform;
+
+pub use alert::compose::Alert;
+pub use alert::publisher::{AlertPublisher, Delivery, PublishError};
+pub use config::Config;
+pub use handler::{Handler, HandlerError, Invocation};

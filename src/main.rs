@@ -1,4 +1,4 @@
-//! The one binary: the Lambda bootstrap and the local command line.
+//! The one Lambda binary: the Lambda bootstrap and the local command line.
 
 use std::process::ExitCode;
 

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 /// The CloudWatch namespace of every metric.
-pub const NAMESPACE: &str = "ClickStream";
+pub(crate) const NAMESPACE: &str = "ClickStream";
 
 /// The counts of one invocation.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -18,18 +18,21 @@ pub struct InvocationMetrics {
     pub records_processing_failed: usize,
     pub records_dropped: usize,
     pub anomalies: usize,
+    /// Kinesis and KDA records that can never be read as an anomaly, acknowledged anyway.
+    pub anomalies_unreadable: usize,
     pub alerts_published: usize,
     pub alerts_suppressed: usize,
     pub alerts_failed: usize,
 }
 
 impl InvocationMetrics {
-    fn values(&self) -> [(&'static str, usize); 7] {
+    fn values(&self) -> [(&'static str, usize); 8] {
         [
             ("RecordsOk", self.records_ok),
             ("RecordsProcessingFailed", self.records_processing_failed),
             ("RecordsDropped", self.records_dropped),
             ("Anomalies", self.anomalies),
+            ("AnomaliesUnreadable", self.anomalies_unreadable),
             ("AlertsPublished", self.alerts_published),
             ("AlertsSuppressed", self.alerts_suppressed),
             ("AlertsFailed", self.alerts_failed),
@@ -37,7 +40,7 @@ impl InvocationMetrics {
     }
 
     /// The EMF line, dimensioned by event source (`firehose`, `kinesis-stream`, ...).
-    pub fn emf_line(&self, source: &str, at: DateTime<Utc>) -> String {
+    pub(crate) fn emf_line(&self, source: &str, at: DateTime<Utc>) -> String {
         let values = self.values();
         let definitions: Vec<Value> = values
             .iter()
@@ -118,6 +121,7 @@ mod tests {
             records_processing_failed: 1,
             records_dropped: 2,
             anomalies: 3,
+            anomalies_unreadable: 0,
             alerts_published: 1,
             alerts_suppressed: 0,
             alerts_failed: 0,

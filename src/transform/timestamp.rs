@@ -4,35 +4,33 @@
 //! UTC with exactly three fractional digits and a `Z`, because that sorts lexically, parses in
 //! Athena and Glue without a custom format, and makes the partition keys a plain slice of it.
 
-use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, SecondsFormat, Timelike, Utc};
 use serde_json::value::RawValue;
+use thiserror::Error;
 
 /// Epoch numbers below this are seconds, at or above it milliseconds. 10^11 seconds is the year
 /// 5138 and 10^11 milliseconds is March 1973, so neither reading is plausible on the other side.
-pub const EPOCH_MILLIS_THRESHOLD: f64 = 100_000_000_000.0;
+pub(crate) const EPOCH_MILLIS_THRESHOLD: f64 = 100_000_000_000.0;
 
 /// Why a `timestamp` value could not become an instant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TimestampError {
-    /// A string that is neither RFC 3339 nor ISO 8601 without an offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub(crate) enum TimestampError {
+    #[error("timestamp is not RFC 3339 or ISO 8601")]
     Unparseable,
-    /// A number that is not a finite epoch value.
+    /// Second 60 outside the last minute of 30 June or 31 December (UTC), the only minutes a
+    /// leap second can end: chrono accepts `:60` anywhere, which would put two instants on one
+    /// written time.
+    #[error(
+        "timestamp has second 60, which only a leap-second minute (23:59 UTC on 30 June or 31 December) has"
+    )]
+    SecondSixty,
+    #[error("timestamp is not a finite epoch number")]
     NotAnEpoch,
     /// A valid instant outside the years 0000–9999, which RFC 3339 cannot write.
+    #[error("timestamp is outside the years 0000-9999")]
     OutOfRange,
-    /// Neither a string nor a number.
+    #[error("timestamp is neither a string nor a number")]
     WrongType,
-}
-
-impl std::fmt::Display for TimestampError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Unparseable => "timestamp is not RFC 3339 or ISO 8601",
-            Self::NotAnEpoch => "timestamp is not a finite epoch number",
-            Self::OutOfRange => "timestamp is outside the years 0000-9999",
-            Self::WrongType => "timestamp is neither a string nor a number",
-        })
-    }
 }
 
 /// Parses a `timestamp` field as it appears in the record, still as raw JSON text.
@@ -40,12 +38,12 @@ impl std::fmt::Display for TimestampError {
 /// Accepted: RFC 3339 with any offset; ISO 8601 date-time without offset, taken as UTC (Python's
 /// `datetime.now().isoformat()`, which the lab's producer sends); epoch seconds or milliseconds
 /// as a JSON number, integer or fractional.
-pub fn parse_timestamp(raw: &RawValue) -> Result<DateTime<Utc>, TimestampError> {
+pub(crate) fn parse_timestamp(raw: &RawValue) -> Result<DateTime<Utc>, TimestampError> {
     let text = raw.get();
     match text.as_bytes().first() {
         Some(b'"') => {
             // Borrowed unless the string holds escapes: no allocation per record.
-            let s = crate::click::json_string(raw).ok_or(TimestampError::Unparseable)?;
+            let s = super::fields::json_string(raw).ok_or(TimestampError::Unparseable)?;
             parse_text(&s)
         }
         Some(b'-' | b'0'..=b'9') => {
@@ -57,12 +55,20 @@ pub fn parse_timestamp(raw: &RawValue) -> Result<DateTime<Utc>, TimestampError> 
 }
 
 /// Parses a date-time string: RFC 3339 first, then an offset-less ISO 8601 form taken as UTC.
-pub fn parse_text(s: &str) -> Result<DateTime<Utc>, TimestampError> {
+pub(crate) fn parse_text(s: &str) -> Result<DateTime<Utc>, TimestampError> {
     let instant = match DateTime::parse_from_rfc3339(s) {
         Ok(with_offset) => with_offset.with_timezone(&Utc),
         Err(_) => naive(s).ok_or(TimestampError::Unparseable)?.and_utc(),
     };
+    if instant.nanosecond() >= 1_000_000_000 && !in_leap_second_minute(&instant) {
+        return Err(TimestampError::SecondSixty);
+    }
     in_range(instant)
+}
+
+/// 23:59 UTC on 30 June or 31 December, where IERS inserts leap seconds.
+fn in_leap_second_minute(t: &DateTime<Utc>) -> bool {
+    (t.hour(), t.minute()) == (23, 59) && matches!((t.month(), t.day()), (6, 30) | (12, 31))
 }
 
 fn naive(s: &str) -> Option<NaiveDateTime> {
@@ -74,7 +80,7 @@ fn naive(s: &str) -> Option<NaiveDateTime> {
 }
 
 /// Interprets an epoch number: below [`EPOCH_MILLIS_THRESHOLD`] seconds, otherwise milliseconds.
-pub fn from_epoch_number(n: f64) -> Result<DateTime<Utc>, TimestampError> {
+pub(crate) fn from_epoch_number(n: f64) -> Result<DateTime<Utc>, TimestampError> {
     if !n.is_finite() {
         return Err(TimestampError::NotAnEpoch);
     }
@@ -92,12 +98,11 @@ pub fn from_epoch_number(n: f64) -> Result<DateTime<Utc>, TimestampError> {
 }
 
 /// An instant from epoch milliseconds, if RFC 3339 can write it.
-pub fn from_epoch_millis(ms: i64) -> Option<DateTime<Utc>> {
+pub(crate) fn from_epoch_millis(ms: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_millis(ms).and_then(|t| in_range(t).ok())
 }
 
 fn in_range(t: DateTime<Utc>) -> Result<DateTime<Utc>, TimestampError> {
-    use chrono::Datelike;
     if (0..=9999).contains(&t.year()) {
         Ok(t)
     } else {
@@ -106,7 +111,7 @@ fn in_range(t: DateTime<Utc>) -> Result<DateTime<Utc>, TimestampError> {
 }
 
 /// `2026-11-27T21:56:24.123Z`: RFC 3339, UTC, milliseconds (truncated), `Z`.
-pub fn format_millis(t: &DateTime<Utc>) -> String {
+pub(crate) fn format_millis(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
@@ -156,6 +161,12 @@ mod tests {
             // Epoch milliseconds.
             ("1700000000123", "2023-11-14T22:13:20.123Z"),
             ("1.700000000123e12", "2023-11-14T22:13:20.123Z"),
+            // A leap second where one can be: 31 December and 30 June, 23:59:60 UTC.
+            (r#""2016-12-31T23:59:60Z""#, "2016-12-31T23:59:60.000Z"),
+            (
+                r#""2015-07-01T01:59:60.5+02:00""#,
+                "2015-06-30T23:59:60.500Z",
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(parsed(input).as_deref(), Ok(want), "input {input}");
@@ -169,6 +180,13 @@ mod tests {
             (r#""""#, TimestampError::Unparseable),
             (r#""2026-13-01T00:00:00""#, TimestampError::Unparseable),
             (r#""2026-11-27""#, TimestampError::Unparseable),
+            (r#""2026-11-27T10:15:60""#, TimestampError::SecondSixty),
+            (r#""2026-11-27T10:15:60Z""#, TimestampError::SecondSixty),
+            (
+                r#""2026-06-30T23:59:60+01:00""#,
+                TimestampError::SecondSixty,
+            ),
+            (r#""2026-11-27 10:15:60.5""#, TimestampError::SecondSixty),
             (r#""1700000000""#, TimestampError::Unparseable),
             ("1e300", TimestampError::OutOfRange),
             ("-1e17", TimestampError::OutOfRange),

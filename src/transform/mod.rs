@@ -1,155 +1,91 @@
-//! The Firehose data-transformation contract: one answer per record, in order, never a failed
-//! batch for a bad record, and a response that always fits Lambda's 6 MB limit.
+//! The Firehose data-transformation contract over a whole batch: one answer per record, in
+//! order, never a failed batch for a bad record, and an answer that fits Lambda's 6 MB limit
+//! or a clear error when nothing can make it fit.
 //!
-//! The event and response types are our own rather than `aws_lambda_events`' Firehose types on
+//! The event and answer types are our own rather than `aws_lambda_events`' Firehose types on
 //! purpose: those decode `data` while the event is deserialized (one bad record fails the whole
 //! batch, which Firehose then retries and finally dumps whole) and re-encode it on the way out
 //! (so a failed record's original text could not be returned byte for byte).
-//!
-//! The enriched data is carried as a ready JSON string ([`Data::Encoded`]) because base64 never
-//! needs escaping: letting serde_json check its ~5.5 MB byte by byte cost a quarter of a batch's
-//! CPU time in the profile.
+
+pub(crate) mod answer;
+pub(crate) mod click;
+pub(crate) mod fields;
+pub(crate) mod partition;
+#[cfg(test)]
+mod properties;
+pub(crate) mod rejection;
+pub(crate) mod response_limit;
+pub(crate) mod timestamp;
 
 use std::borrow::Cow;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
+use thiserror::Error;
 
-use crate::click::{self, Added, ClickFacts, Fields, Rejection};
-use crate::dispatch::RecordRef;
-use crate::response_limit;
-use crate::timestamp;
+use crate::event::record::{BatchRecord, EnvelopeFault};
+use answer::{Answer, Data, FirehoseResponse, RecordResult};
+use click::{Added, ClickFacts};
+use fields::Fields;
+use partition::PartitionKeys;
+use rejection::Rejection;
+pub(crate) use response_limit::LAMBDA_RESPONSE_LIMIT;
 
-/// The three answers Firehose understands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum RecordResult {
-    Ok,
-    Dropped,
-    ProcessingFailed,
-}
-
-/// The response Firehose expects: `{"records": [...]}`.
-#[derive(Debug, Serialize)]
-pub struct FirehoseResponse<'a> {
-    pub records: Vec<ResponseRecord<'a>>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ResponseRecord<'a> {
-    pub record_id: Cow<'a, str>,
-    pub result: RecordResult,
-    pub data: Data<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<Metadata>,
-}
-
-/// A record's base64 `data` in the response.
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
-pub enum Data<'a> {
-    /// The enriched line, base64, already a JSON string (quotes included).
-    Encoded(Box<RawValue>),
-    /// The original text, as it came.
-    Original(Cow<'a, str>),
-}
-
-impl Data<'_> {
-    fn encoded(line: &[u8]) -> Self {
-        let mut quoted = String::with_capacity(line.len().div_ceil(3) * 4 + 2);
-        quoted.push('"');
-        STANDARD.encode_string(line, &mut quoted);
-        quoted.push('"');
-        // Base64 between quotes is always a valid JSON string; the check is a fast scan.
-        match RawValue::from_string(quoted) {
-            Ok(raw) => Self::Encoded(raw),
-            Err(_) => Self::Original(Cow::Owned(STANDARD.encode(line))),
-        }
-    }
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Metadata {
-    pub partition_keys: PartitionKeys,
-}
-
-/// Keys for Firehose dynamic partitioning, read by the template's S3 prefix as
-/// `!{partitionKeyFromLambda:status}` and so on.
-#[derive(Debug)]
-pub struct PartitionKeys {
-    pub is_anomaly: bool,
-    /// The record's `event_time`; date and hour are slices of it.
-    pub event_time: String,
-}
-
-impl PartitionKeys {
-    pub fn status(&self) -> &'static str {
-        if self.is_anomaly {
-            "anomaly"
-        } else {
-            "processed"
-        }
-    }
-}
-
-impl Serialize for PartitionKeys {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut st = s.serialize_struct("PartitionKeys", 3)?;
-        st.serialize_field("status", self.status())?;
-        st.serialize_field("event_date", self.event_time.get(..10).unwrap_or_default())?;
-        st.serialize_field(
-            "event_hour",
-            self.event_time.get(11..13).unwrap_or_default(),
-        )?;
-        st.end()
-    }
-}
-
-/// What the transform needs besides the event.
+/// What the transform needs besides the records.
 #[derive(Debug, Clone)]
-pub struct TransformSettings<'a> {
+pub(crate) struct TransformSettings<'a> {
     /// `event_type` values answered `Dropped`.
-    pub drop_event_types: &'a [String],
+    pub(crate) drop_event_types: &'a [String],
     /// The invocation time, written as `processed_at`.
-    pub now: DateTime<Utc>,
-    /// The largest serialized response allowed (Lambda's limit, smaller in tests).
-    pub response_limit: usize,
+    pub(crate) now: DateTime<Utc>,
+    /// The largest serialized answer allowed (Lambda's limit, smaller in tests).
+    pub(crate) response_limit: usize,
 }
-
-/// Lambda's limit on a synchronous invocation's response payload.
-pub const LAMBDA_RESPONSE_LIMIT: usize = 6_291_456;
 
 /// Counts per result, for logs and metrics.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Tally {
-    pub ok: usize,
-    pub dropped: usize,
-    pub failed: usize,
-    /// Valid records turned `ProcessingFailed` only to keep the response under the limit.
-    pub failed_for_size: usize,
+pub(crate) struct Tally {
+    pub(crate) ok: usize,
+    pub(crate) dropped: usize,
+    pub(crate) failed: usize,
+    /// Valid records turned `ProcessingFailed` only to keep the answer under the limit.
+    pub(crate) failed_for_size: usize,
 }
 
-/// An anomalous click the alert will describe.
+/// A valid click the anomaly flag marked, for the alert.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FlaggedClick {
-    pub record_id: String,
-    pub user_id: String,
-    pub page_url: String,
-    pub event_time: DateTime<Utc>,
+pub(crate) struct FlaggedClick {
+    pub(crate) record_id: String,
+    pub(crate) user_id: String,
+    pub(crate) page_url: String,
+    pub(crate) event_time: DateTime<Utc>,
+    /// `event_time` as written, from which the record's partition follows.
+    pub(crate) event_time_text: String,
 }
 
-/// The transform's result: the serialized response and what the rest of the function needs.
+/// The transform's result: the serialized answer and what the rest of the function needs.
 #[derive(Debug)]
-pub struct Transformed {
-    pub body: Box<RawValue>,
-    pub tally: Tally,
+pub(crate) struct Transformed {
+    pub(crate) body: Box<RawValue>,
+    pub(crate) tally: Tally,
     /// Valid records flagged anomalous, whatever the size guard then did with them.
-    pub anomalies: Vec<FlaggedClick>,
+    pub(crate) flagged: Vec<FlaggedClick>,
+}
+
+/// The batch cannot be answered within Lambda's limit, whatever is given up.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error(
+    "the answer to these {records} records needs at least {needed} bytes, even with every valid \
+     record answered ProcessingFailed, over Lambda's response limit of {limit} bytes: the \
+     invocation fails, so Firehose retries the batch and then writes it to the processing-failed \
+     prefix; lower the stream's Lambda buffer size (BufferSizeInMBs)"
+)]
+pub struct TooLarge {
+    records: usize,
+    needed: usize,
+    limit: usize,
 }
 
 enum Verdict {
@@ -168,58 +104,58 @@ struct Scratch {
     line: Vec<u8>,
 }
 
-/// Transforms a whole batch. Never fails: every record gets exactly one answer.
-pub fn transform<'a>(
-    records: &'a [RecordRef<'a>],
+/// Transforms a whole batch: every record gets exactly one answer, or, when no answer can fit
+/// Lambda's limit, the batch gets a [`TooLarge`] error.
+pub(crate) fn transform<'a>(
+    records: &'a [BatchRecord<'a>],
     settings: &TransformSettings<'_>,
-) -> Transformed {
+) -> Result<Transformed, TooLarge> {
     let processed_at = timestamp::format_millis(&settings.now);
     let mut scratch = Scratch::default();
     let mut tally = Tally::default();
-    let mut anomalies = Vec::new();
+    let mut flagged = Vec::new();
     let mut answers = Vec::with_capacity(records.len());
 
     for record in records {
-        let verdict = match &record.data {
-            Some(data) => judge(data, record, settings, &processed_at, &mut scratch),
-            None => Verdict::Failed(Rejection::NoData),
-        };
+        let verdict = judge(record, settings, &processed_at, &mut scratch);
         let answer = match verdict {
             Verdict::Ok { data, facts } => {
                 tally.ok += 1;
+                let keys = PartitionKeys {
+                    is_anomaly: facts.is_anomaly,
+                    event_time: facts.event_time_text.clone(),
+                };
                 if facts.is_anomaly {
-                    anomalies.push(FlaggedClick {
+                    flagged.push(FlaggedClick {
                         record_id: record.record_id.to_string(),
                         user_id: facts.user_id,
                         page_url: facts.page_url,
                         event_time: facts.event_time,
+                        event_time_text: facts.event_time_text,
                     });
                 }
-                ResponseRecord {
+                Answer {
                     record_id: Cow::Borrowed(&record.record_id),
                     result: RecordResult::Ok,
+                    field: record.payload_field,
                     data,
-                    metadata: Some(Metadata {
-                        partition_keys: PartitionKeys {
-                            is_anomaly: facts.is_anomaly,
-                            event_time: facts.event_time_text,
-                        },
-                    }),
+                    partition_keys: Some(keys),
                 }
             }
             Verdict::Dropped => {
                 tally.dropped += 1;
-                unchanged(record, RecordResult::Dropped)
+                Answer::unchanged(record, RecordResult::Dropped)
             }
             Verdict::Failed(reason) => {
                 tally.failed += 1;
+                // Debug formatting escapes the id: a newline in it cannot start a forged line.
                 tracing::warn!(
-                    record_id = %record.record_id,
+                    record_id = ?record.record_id,
                     reason = %reason,
                     code = reason.code(),
                     "record answered ProcessingFailed"
                 );
-                unchanged(record, RecordResult::ProcessingFailed)
+                Answer::unchanged(record, RecordResult::ProcessingFailed)
             }
         };
         answers.push(answer);
@@ -228,53 +164,65 @@ pub fn transform<'a>(
     let mut response = FirehoseResponse { records: answers };
     let mut body = to_raw(&response);
     if body.get().len() > settings.response_limit {
-        let flipped = fit_under_limit(&mut response, records, settings.response_limit);
-        tally.ok -= flipped;
-        tally.failed += flipped;
-        tally.failed_for_size = flipped;
+        let turned = fit_under_limit(&mut response, records, settings.response_limit)?;
+        tally.ok -= turned;
+        tally.failed += turned;
+        tally.failed_for_size = turned;
         tracing::warn!(
-            records = flipped,
+            records = turned,
             limit = settings.response_limit,
-            "response would exceed Lambda's limit: valid records answered ProcessingFailed with their original data"
+            "answer would exceed Lambda's limit: dropped records answered without data, and \
+             valid records answered ProcessingFailed with their original data"
         );
         body = to_raw(&response);
+        if body.get().len() > settings.response_limit {
+            return Err(TooLarge {
+                records: records.len(),
+                needed: body.get().len(),
+                limit: settings.response_limit,
+            });
+        }
     }
-    Transformed {
+    Ok(Transformed {
         body,
         tally,
-        anomalies,
-    }
-}
-
-/// An answer that returns the record's data as it came.
-fn unchanged<'a>(record: &'a RecordRef<'a>, result: RecordResult) -> ResponseRecord<'a> {
-    ResponseRecord {
-        record_id: Cow::Borrowed(&record.record_id),
-        result,
-        data: Data::Original(Cow::Borrowed(record.data.as_deref().unwrap_or_default())),
-        metadata: None,
-    }
+        flagged,
+    })
 }
 
 fn judge(
-    data: &str,
-    record: &RecordRef<'_>,
+    record: &BatchRecord<'_>,
     settings: &TransformSettings<'_>,
     processed_at: &str,
     scratch: &mut Scratch,
 ) -> Verdict {
+    match record.fault {
+        Some(EnvelopeFault::Duplicate(field)) => {
+            return Verdict::Failed(Rejection::DuplicateEnvelopeField(field));
+        }
+        Some(EnvelopeFault::TwoPayloads) => return Verdict::Failed(Rejection::TwoPayloads),
+        None => {}
+    }
+    let Some(data) = &record.payload else {
+        return Verdict::Failed(Rejection::NoData);
+    };
     scratch.decoded.clear();
-    if STANDARD.decode_vec(data, &mut scratch.decoded).is_err() {
+    if STANDARD
+        .decode_vec(data.as_bytes(), &mut scratch.decoded)
+        .is_err()
+    {
         return Verdict::Failed(Rejection::InvalidBase64);
     }
     let Ok(text) = std::str::from_utf8(&scratch.decoded) else {
         return Verdict::Failed(Rejection::NotUtf8);
     };
-    let fields = match Fields::parse(text) {
-        Ok(fields) => fields,
-        Err(reason) => return Verdict::Failed(reason),
+    if fields::has_lone_surrogate(text) {
+        return Verdict::Failed(Rejection::LoneSurrogate);
+    }
+    let Ok(fields) = Fields::parse(text) else {
+        return Verdict::Failed(Rejection::NotOneJsonObject);
     };
-    let event_type = match fields.string("event_type") {
+    let event_type = match click::string_field(&fields, "event_type") {
         Ok(event_type) => event_type,
         Err(reason) => return Verdict::Failed(reason),
     };
@@ -285,7 +233,8 @@ fn judge(
         Ok(facts) => facts,
         Err(reason) => return Verdict::Failed(reason),
     };
-    let arrival_time = arrival_time(record.approximate_arrival_timestamp);
+    let arrival_time =
+        arrival_time(record.approximate_arrival_timestamp).map(|t| timestamp::format_millis(&t));
     let added = Added {
         event_time: &facts.event_time_text,
         arrival_time: arrival_time.as_deref(),
@@ -299,14 +248,14 @@ fn judge(
     }
 }
 
-/// `approximateArrivalTimestamp` as RFC 3339, or `None` when missing or unusable: Firehose's own
-/// metadata being odd is no reason to fail a good record.
-fn arrival_time(raw: Option<&RawValue>) -> Option<String> {
+/// `approximateArrivalTimestamp` (epoch milliseconds), or `None` when missing or unusable:
+/// Firehose's own metadata being odd is no reason to fail a good record.
+pub(crate) fn arrival_time(raw: Option<&RawValue>) -> Option<DateTime<Utc>> {
     let ms: f64 = raw?.get().parse().ok()?;
     if !ms.is_finite() || ms.abs() > 9_007_199_254_740_992.0 {
         return None;
     }
-    timestamp::from_epoch_millis(ms.floor() as i64).map(|t| timestamp::format_millis(&t))
+    timestamp::from_epoch_millis(ms.floor() as i64)
 }
 
 fn to_raw(response: &FirehoseResponse<'_>) -> Box<RawValue> {
@@ -314,34 +263,47 @@ fn to_raw(response: &FirehoseResponse<'_>) -> Box<RawValue> {
     serde_json::value::to_raw_value(response).unwrap_or_default()
 }
 
-/// Turns as few `Ok` answers as possible into `ProcessingFailed` (with the original data) until
-/// the response fits `limit`. Returns how many were turned.
+/// Makes the answer fit `limit`, giving up as little as possible: first the data of `Dropped`
+/// answers (nobody reads it), then as few `Ok` answers as possible, turned `ProcessingFailed`
+/// with their original data. Returns how many records were turned.
 fn fit_under_limit<'a>(
     response: &mut FirehoseResponse<'a>,
-    records: &'a [RecordRef<'a>],
+    records: &'a [BatchRecord<'a>],
     limit: usize,
-) -> usize {
-    let record_len = |r: &ResponseRecord<'_>| serde_json::to_vec(r).map_or(0, |v| v.len());
-    let mut lengths = Vec::with_capacity(response.records.len());
-    let mut savings = Vec::new();
+) -> Result<usize, TooLarge> {
+    let lengths: Vec<usize> = response.records.iter().map(Answer::len).collect();
+    let mut total = response_limit::response_len(&lengths);
+    let mut dropped: Vec<(usize, usize)> = response
+        .records
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.result == RecordResult::Dropped)
+        .map(|(i, a)| (i, a.data_len()))
+        .collect();
+    for i in response_limit::choose(&mut dropped, &mut total, limit) {
+        response.records[i].data = Data::Original(Cow::Borrowed(""));
+    }
+    let mut failed: Vec<(usize, usize)> = Vec::new();
     for (i, (answer, record)) in response.records.iter().zip(records).enumerate() {
-        let len = record_len(answer);
-        lengths.push(len);
         if answer.result == RecordResult::Ok {
-            let failed = unchanged(record, RecordResult::ProcessingFailed);
-            savings.push((i, len.saturating_sub(record_len(&failed)), failed));
+            let as_failed = Answer::unchanged(record, RecordResult::ProcessingFailed).len();
+            failed.push((i, lengths[i].saturating_sub(as_failed)));
         }
     }
-    let savings_view: Vec<(usize, usize)> = savings.iter().map(|(i, s, _)| (*i, *s)).collect();
-    let chosen = response_limit::choose_to_shrink(&lengths, &savings_view, limit);
-    let mut turned = 0;
-    for (i, _, failed) in savings {
-        if chosen[i] {
-            response.records[i] = failed;
-            turned += 1;
+    let turned = response_limit::choose(&mut failed, &mut total, limit);
+    if total > limit {
+        return Err(TooLarge {
+            records: records.len(),
+            needed: total,
+            limit,
+        });
+    }
+    for &i in &turned {
+        if let Some(record) = records.get(i) {
+            response.records[i] = Answer::unchanged(record, RecordResult::ProcessingFailed);
         }
     }
-    turned
+    Ok(turned.len())
 }
 
 #[cfg(test)]
@@ -365,8 +327,8 @@ mod tests {
 
     fn run_with(event: &Value, drop: &[String], limit: usize) -> (Value, Transformed) {
         let text = event.to_string();
-        let parsed = crate::dispatch::Envelope::parse(&text).unwrap();
-        let out = transform(parsed.records.as_deref().unwrap(), &settings(drop, limit));
+        let parsed = crate::event::envelope::Envelope::parse(&text).unwrap();
+        let out = transform(parsed.records.as_deref().unwrap(), &settings(drop, limit)).unwrap();
         (serde_json::from_str(out.body.get()).unwrap(), out)
     }
 
@@ -428,6 +390,15 @@ mod tests {
             (b64(b"{\"a\":1}{\"a\":2}"), "not_one_json_object"),
             (b64(b"{\"a\":1}\n{\"a\":2}\n"), "not_one_json_object"),
             (b64(b""), "not_one_json_object"),
+            (b64(br#"{"a":"\ud800"}"#), "lone_surrogate"),
+            (
+                b64(fields(r#","extra":["\udc00"]"#).as_bytes()),
+                "lone_surrogate",
+            ),
+            (
+                b64(fields("").replace(":00\"", ":60\"").as_bytes()),
+                "bad_timestamp",
+            ),
             (b64(without("timestamp").as_bytes()), "missing_field"),
             (b64(without("user_id").as_bytes()), "missing_field"),
             (b64(without("page_url").as_bytes()), "missing_field"),
@@ -451,16 +422,10 @@ mod tests {
                 "bad_timestamp",
             ),
         ];
-        let record_text = one("")["records"][0].to_string();
-        let record: RecordRef<'_> = serde_json::from_str(&record_text).unwrap();
         for (data, code) in cases {
-            let verdict = judge(
-                &data,
-                &record,
-                &settings(&[], 0),
-                "now",
-                &mut Scratch::default(),
-            );
+            let record_text = one(&data)["records"][0].to_string();
+            let record: BatchRecord<'_> = serde_json::from_str(&record_text).unwrap();
+            let verdict = judge(&record, &settings(&[], 0), "now", &mut Scratch::default());
             assert!(
                 matches!(&verdict, Verdict::Failed(r) if r.code() == code),
                 "{code}: {data}"
@@ -580,6 +545,6 @@ mod tests {
             failed.len()
         );
         // The anomalies are still reported: they were valid records.
-        assert_eq!(out.anomalies.len(), 40);
+        assert_eq!(out.flagged.len(), 40);
     }
 }

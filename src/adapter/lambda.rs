@@ -6,17 +6,15 @@ use chrono::Utc;
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::value::RawValue;
 
+use super::runtime;
+use super::sns::SnsPublisher;
 use crate::config::Config;
 use crate::handler::Handler;
-use crate::publisher::SnsPublisher;
 
 /// Serves the Lambda Runtime API until the runtime stops us.
-pub fn serve() -> ExitCode {
+pub(crate) fn serve() -> ExitCode {
     lambda_runtime::tracing::init_default_subscriber();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime::current_thread() {
         Ok(runtime) => runtime,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the async runtime");
@@ -45,7 +43,9 @@ async fn run() -> Result<(), lambda_runtime::Error> {
     let handler = &handler;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<Box<RawValue>>| async move {
-            let invocation = handler.handle(event.payload.get(), Utc::now()).await;
+            // Boxed: the handler's future nests the SDK's, deeper than the compiler's layout
+            // query allows inside the runtime's own future.
+            let invocation = Box::pin(handler.handle(event.payload.get(), Utc::now())).await;
             // The metrics line goes to stdout, where CloudWatch Logs picks EMF documents up.
             if let Some(source) = invocation.source {
                 println!("{}", invocation.metrics.emf_line(source, Utc::now()));

@@ -3,21 +3,43 @@
 //! Anything a record carries (a page URL, a user id, a metric name) ends up in an e-mail, an SMS
 //! and a subject line. Control characters could forge lines or break the JSON the SMS gateway
 //! parses, a long value could push the message past SNS's 256 KB, and one non-GSM character
-//! turns an SMS into UCS-2, which holds 70 characters instead of 160.
+//! turns an SMS into UCS-2, which holds 70 characters instead of 160. Invisible format
+//! characters (Unicode category Cf: soft hyphens, bidirectional marks, zero-width joiners, ...)
+//! are removed everywhere, since they can make a line read differently from what it holds.
+
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 /// Characters that are printable ASCII but not in GSM 03.38's basic set (or cost two places,
 /// via the escape table), so an SMS containing them is longer or re-encoded.
 const NOT_GSM_BASIC: &[char] = &['{', '}', '[', ']', '\\', '^', '~', '|', '`'];
 
-/// Bidirectional overrides and isolates, and zero-width characters: invisible, and able to make
-/// a line read differently from what it holds.
+/// Unicode category Cf, plus U+200B (zero width space, category Zs-like in use but invisible).
 fn is_invisible_format(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+    c == '\u{200B}' || c.general_category() == GeneralCategory::Format
+}
+
+/// A number as an alert shows it: at most three decimals, and scientific notation outside
+/// 0.001-999,999, so a value of 309 digits takes ten characters.
+pub(crate) fn number(x: f64) -> String {
+    if !x.is_finite() {
+        return x.to_string();
+    }
+    let magnitude = x.abs();
+    if magnitude != 0.0 && !(0.001..1_000_000.0).contains(&magnitude) {
+        return format!("{x:.3e}");
+    }
+    let fixed = format!("{x:.3}");
+    let trimmed = fixed.trim_end_matches('0').trim_end_matches('.');
+    if trimmed == "-0" {
+        "0".into()
+    } else {
+        trimmed.to_owned()
+    }
 }
 
 /// Text for the e-mail and default messages: Unicode kept, control and invisible formatting
 /// characters removed (a line break or tab becomes a space), cut to `max` characters with `…`.
-pub fn unicode_text(s: &str, max: usize) -> String {
+pub(crate) fn unicode_text(s: &str, max: usize) -> String {
     let cleaned = s
         .chars()
         .filter(|c| !is_invisible_format(*c))
@@ -28,7 +50,7 @@ pub fn unicode_text(s: &str, max: usize) -> String {
 
 /// Printable ASCII only (other characters become `?`, control characters are removed), cut to
 /// `max` characters with `...`: what an SNS `Subject` accepts.
-pub fn ascii_text(s: &str, max: usize) -> String {
+pub(crate) fn ascii_text(s: &str, max: usize) -> String {
     let cleaned = s
         .chars()
         .filter(|c| !is_invisible_format(*c))
@@ -43,7 +65,7 @@ pub fn ascii_text(s: &str, max: usize) -> String {
 
 /// Printable ASCII within GSM-7's basic set (others become `?` or `(`/`)` for brackets), cut
 /// to `max` characters with `...`: one SMS segment, whatever the data held.
-pub fn gsm_text(s: &str, max: usize) -> String {
+pub(crate) fn gsm_text(s: &str, max: usize) -> String {
     let ascii = ascii_text(s, usize::MAX);
     let cleaned = ascii.chars().map(|c| match c {
         '{' | '[' => '(',
@@ -56,7 +78,8 @@ pub fn gsm_text(s: &str, max: usize) -> String {
 
 /// True if `s` fits one GSM-7 SMS segment as this module writes them: at most `max` characters,
 /// all printable ASCII in the basic set.
-pub fn is_gsm_basic(s: &str) -> bool {
+#[cfg(test)]
+pub(crate) fn is_gsm_basic(s: &str) -> bool {
     s.chars()
         .all(|c| matches!(c, ' '..='~') && !NOT_GSM_BASIC.contains(&c))
 }
@@ -100,6 +123,43 @@ mod tests {
         for (input, max, want) in cases {
             assert_eq!(unicode_text(input, max), want, "{input:?}");
             assert!(unicode_text(input, max).chars().count() <= max);
+        }
+    }
+
+    #[test]
+    fn every_invisible_format_character_is_removed_everywhere() {
+        for c in [
+            '\u{00AD}',
+            '\u{061C}',
+            '\u{180E}',
+            '\u{2060}',
+            '\u{FFF9}',
+            '\u{200D}',
+            '\u{E0001}',
+        ] {
+            let s = format!("a{c}b");
+            assert_eq!(unicode_text(&s, 50), "ab", "{:?}", c);
+            assert_eq!(ascii_text(&s, 50), "ab", "{:?}", c);
+            assert_eq!(gsm_text(&s, 50), "ab", "{:?}", c);
+        }
+    }
+
+    #[test]
+    fn numbers_are_shown_rounded() {
+        let huge: f64 = format!("1{}", "0".repeat(308)).parse().unwrap();
+        let cases = [
+            (42.5, "42.5"),
+            (10.0, "10"),
+            (1.23456, "1.235"),
+            (-0.0001, "-1.000e-4"),
+            (0.0, "0"),
+            (-0.0, "0"),
+            (999_999.0, "999999"),
+            (1_000_000.0, "1.000e6"),
+            (huge, "1.000e308"),
+        ];
+        for (x, want) in cases {
+            assert_eq!(number(x), want, "{x}");
         }
     }
 

@@ -3,10 +3,10 @@
 //! order, with an allowed result; `Ok` data is one enriched JSON line; anything else is returned
 //! byte for byte.
 
+use super::{LAMBDA_RESPONSE_LIMIT, TransformSettings, transform};
+use crate::event::envelope::Envelope;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use clickstream_lambda::dispatch::Envelope;
-use clickstream_lambda::firehose::{self, TransformSettings};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -96,9 +96,9 @@ proptest! {
         let settings = TransformSettings {
             drop_event_types: &drop,
             now: chrono::Utc::now(),
-            response_limit: firehose::LAMBDA_RESPONSE_LIMIT,
+            response_limit: LAMBDA_RESPONSE_LIMIT,
         };
-        let out = firehose::transform(records, &settings);
+        let out = transform(records, &settings).unwrap();
         let response: Value = serde_json::from_str(out.body.get()).unwrap();
         let answers = response["records"].as_array().unwrap();
         prop_assert_eq!(answers.len(), datas.len());

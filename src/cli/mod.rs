@@ -1,18 +1,19 @@
-//! The command line: `invoke` runs one event through the Lambda handler on a laptop, `generate`
-//! makes synthetic events, and no subcommand inside Lambda serves the runtime.
+//! The command line: `invoke` runs one event through the Lambda handler on a laptop, `replay`
+//! runs many through one warm handler, `generate` makes synthetic events, and no subcommand
+//! inside Lambda serves the runtime.
 
-use std::io::{Read, Write};
+mod generate;
+mod input;
+mod invoke;
+mod replay;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 
-use crate::config::Config;
-use crate::generate::ClickGenerator;
-use crate::handler::Handler;
-use crate::lambda;
-use crate::publisher::{DryRunPublisher, Publisher, SnsPublisher};
+use crate::adapter::lambda;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -21,19 +22,20 @@ use crate::publisher::{DryRunPublisher, Publisher, SnsPublisher};
     about = "Firehose transformation and anomaly alerts for a website's click stream",
     long_about = "Firehose transformation and anomaly alerts for a website's click stream.\n\n\
         Inside AWS Lambda (AWS_LAMBDA_RUNTIME_API set) and without a subcommand it serves the \
-        Lambda runtime. Elsewhere, `invoke` runs one event through exactly the same handler \
-        and `generate` makes synthetic events to feed it.",
+        Lambda runtime. Elsewhere, `invoke` runs one event through exactly the same handler, \
+        `replay` runs a file of events through one warm handler, and `generate` makes synthetic \
+        events to feed them.",
     after_help = "Configuration comes from the environment: DROP_EVENT_TYPES, ALERT_TOPIC_ARN, \
-        ALERT_COOLDOWN_SECONDS, PROCESSED_DATA_URI (see README.md). Logs go to standard error in `invoke`; \
-        RUST_LOG or AWS_LAMBDA_LOG_LEVEL set their level."
+        ALERT_COOLDOWN_SECONDS, PROCESSED_DATA_URI (see README.md). Logs go to standard error; \
+        RUST_LOG sets their level (it wins over AWS_LAMBDA_LOG_LEVEL), default info."
 )]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Option<Command>,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+enum Command {
     /// Run one event through the handler Lambda runs and print its response on standard output.
     ///
     /// Exits 0 with the response JSON on standard output; an event that cannot be read or is
@@ -46,6 +48,22 @@ pub enum Command {
     Invoke {
         /// The event file; `-` or nothing reads standard input.
         file: Option<PathBuf>,
+    },
+    /// Run JSON Lines of events, in order, through one handler, as one warm container would.
+    ///
+    /// Each line is one event of any accepted shape. Each invocation's clock is the latest
+    /// approximateArrivalTimestamp of a Firehose batch (for other events, the previous clock,
+    /// or the current time at first), so a day of traffic replays in seconds and the alert
+    /// cooldown behaves as it would live.
+    ///
+    /// Prints one JSON line per alert that would be published: {"at", "subject", "severity",
+    /// "anomalies": [every anomaly of the alert, in the documented schema]}. Nothing is
+    /// published unless ALERT_TOPIC_ARN is set. An event the handler refuses is logged on
+    /// standard error with its line number and the replay goes on; the exit status is 1 if any
+    /// was refused. A progress line goes to standard error when it is a terminal.
+    Replay {
+        /// Files of events, read in order; `-` or nothing reads standard input.
+        files: Vec<PathBuf>,
     },
     /// Print a Firehose transformation event of synthetic click records.
     ///
@@ -92,96 +110,23 @@ pub fn run(cli: Cli) -> ExitCode {
             );
             ExitCode::from(2)
         }
-        Some(Command::Invoke { file }) => invoke(file),
+        Some(Command::Invoke { file }) => invoke::run(file),
+        Some(Command::Replay { files }) => replay::run(files),
         Some(Command::Generate {
             records,
             seed,
             anomaly_rate,
             start,
-        }) => {
-            let event = ClickGenerator::new(seed, anomaly_rate, start).firehose_event(records);
-            let mut out = std::io::stdout().lock();
-            let written = serde_json::to_writer(&mut out, &event)
-                .map_err(std::io::Error::from)
-                .and_then(|()| writeln!(out));
-            exit_on(written, "cannot write the event")
-        }
+        }) => generate::run(records, seed, anomaly_rate, start),
     }
 }
 
-fn invoke(file: Option<PathBuf>) -> ExitCode {
+/// Logs to standard error, at the level RUST_LOG or AWS_LAMBDA_LOG_LEVEL sets (default info).
+fn init_logs() {
     lambda_runtime::tracing::init_default_subscriber_with_writer(std::io::stderr);
-    let source = file
-        .as_ref()
-        .filter(|p| p.as_os_str() != "-")
-        .map_or_else(|| "standard input".to_owned(), |p| p.display().to_string());
-    let event = match read_event(file.as_deref()) {
-        Ok(event) => event,
-        Err(e) => {
-            eprintln!("clickstream-lambda: cannot read the event from {source}: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let config = match Config::from_env() {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("clickstream-lambda: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("clickstream-lambda: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let invocation = runtime.block_on(async {
-        let publisher = match &config.alert_topic_arn {
-            Some(arn) => Publisher::Sns(SnsPublisher::from_env(arn.clone()).await),
-            None => Publisher::DryRun(DryRunPublisher),
-        };
-        let now = Utc::now();
-        Handler::new(config, publisher).handle(&event, now).await
-    });
-    if let Some(source) = invocation.source {
-        eprintln!("{}", invocation.metrics.emf_line(source, Utc::now()));
-    }
-    match invocation.result {
-        Ok(response) => exit_on(
-            write_unbuffered(response.get()),
-            "cannot write the response",
-        ),
-        Err(e) => {
-            eprintln!("clickstream-lambda: {source}: {e}");
-            ExitCode::FAILURE
-        }
-    }
 }
 
-/// Writes `text` and a newline straight to standard output. Rust's stdout is line buffered and
-/// would scan the multi-megabyte response for its last newline first.
-fn write_unbuffered(text: &str) -> std::io::Result<()> {
-    use std::os::fd::AsFd;
-    let mut out = std::fs::File::from(std::io::stdout().as_fd().try_clone_to_owned()?);
-    out.write_all(text.as_bytes())?;
-    out.write_all(b"\n")
-}
-
-fn read_event(file: Option<&std::path::Path>) -> std::io::Result<String> {
-    match file {
-        Some(path) if path.as_os_str() != "-" => std::fs::read_to_string(path),
-        _ => {
-            let mut text = String::new();
-            std::io::stdin().lock().read_to_string(&mut text)?;
-            Ok(text)
-        }
-    }
-}
-
+/// Ends a command that wrote to standard output.
 fn exit_on(result: std::io::Result<()>, what: &str) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,91 @@
+//! The SNS adapter: publishes an [`Alert`] to a topic with `MessageStructure=json` (one text per
+//! protocol) and the message attributes subscription filter policies select on. Only this file
+//! knows the SNS client.
+
+use std::time::Duration;
+
+use aws_sdk_sns::types::MessageAttributeValue;
+
+use crate::alert::compose::Alert;
+use crate::alert::publisher::{AlertPublisher, Delivery, PublishError};
+
+/// How long one `Publish` may take in all, retries included, so a hung SNS cannot eat the
+/// function's 60 s (Firehose would then retry the whole batch).
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one attempt may take before the SDK retries.
+const PUBLISH_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(4);
+/// Attempts per publish, in the SDK's standard retry mode (exponential backoff with jitter).
+const PUBLISH_ATTEMPTS: u32 = 3;
+
+#[derive(Debug, Clone)]
+pub(crate) struct SnsPublisher {
+    client: aws_sdk_sns::Client,
+    topic_arn: String,
+}
+
+impl SnsPublisher {
+    /// Builds the client from the standard AWS configuration (credentials chain, region,
+    /// `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_SNS`), once, at cold start.
+    pub(crate) async fn from_env(topic_arn: String) -> Self {
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .operation_timeout(PUBLISH_TIMEOUT)
+            .operation_attempt_timeout(PUBLISH_ATTEMPT_TIMEOUT)
+            .connect_timeout(Duration::from_secs(2))
+            .build();
+        let retries =
+            aws_config::retry::RetryConfig::standard().with_max_attempts(PUBLISH_ATTEMPTS);
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .timeout_config(timeouts)
+            .retry_config(retries)
+            .load()
+            .await;
+        Self {
+            client: aws_sdk_sns::Client::new(&config),
+            topic_arn,
+        }
+    }
+}
+
+fn attribute(data_type: &str, value: String) -> Result<MessageAttributeValue, PublishError> {
+    MessageAttributeValue::builder()
+        .data_type(data_type)
+        .string_value(value)
+        .build()
+        .map_err(|e| PublishError::new("message attribute", e.to_string(), e))
+}
+
+impl AlertPublisher for SnsPublisher {
+    async fn publish(&self, alert: &Alert) -> Result<Delivery, PublishError> {
+        let output = self
+            .client
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .subject(&alert.subject)
+            .message(alert.message_json())
+            .message_structure("json")
+            .message_attributes(
+                "severity",
+                attribute("String", alert.severity.as_str().to_owned())?,
+            )
+            .message_attributes(
+                "anomaly_count",
+                attribute("Number", alert.anomaly_count.to_string())?,
+            )
+            .message_attributes(
+                "source",
+                attribute("String", alert.source.code().to_owned())?,
+            )
+            .send()
+            .await
+            .map_err(|e| {
+                PublishError::new(
+                    format!("SNS Publish to {} failed", self.topic_arn),
+                    aws_sdk_sns::error::DisplayErrorContext(&e).to_string(),
+                    e,
+                )
+            })?;
+        Ok(Delivery::Published {
+            message_id: output.message_id,
+        })
+    }
+}

@@ -1,0 +1,199 @@
+//! `replay`: JSON Lines of events through one handler, in order, as one warm container would
+//! see them, with the clock each batch's own arrival time gives. This is how storm control and
+//! (later) detection are tried on a day of traffic in seconds.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Mutex;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::{init_logs, input};
+use crate::adapter::runtime;
+use crate::adapter::sns::SnsPublisher;
+use crate::alert::anomaly::Anomaly;
+use crate::alert::compose::Alert;
+use crate::alert::publisher::{AlertPublisher, Delivery, PublishError};
+use crate::alert::severity::Severity;
+use crate::config::Config;
+use crate::handler::Handler;
+use crate::transform::arrival_time;
+
+/// How often, in events, the progress line is redrawn.
+const PROGRESS_EVERY: usize = 50;
+
+pub(super) fn run(files: Vec<PathBuf>) -> ExitCode {
+    init_logs();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("clickstream-lambda: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match runtime::current_thread() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("clickstream-lambda: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(replay(config, files))
+}
+
+async fn replay(config: Config, files: Vec<PathBuf>) -> ExitCode {
+    let sns = match &config.alert_topic_arn {
+        Some(arn) => Some(SnsPublisher::from_env(arn.clone()).await),
+        None => None,
+    };
+    let publisher = Printer {
+        sns,
+        printed: Mutex::new(0),
+    };
+    let handler = Handler::new(config, publisher).keeping_anomalies();
+    let sources: Vec<Option<PathBuf>> = if files.is_empty() {
+        vec![None]
+    } else {
+        files.into_iter().map(Some).collect()
+    };
+    let mut progress = Progress::new(std::io::stderr().is_terminal());
+    let mut clock: Option<DateTime<Utc>> = None;
+    let mut refused = 0;
+    for file in &sources {
+        let name = input::name(file.as_deref());
+        let lines = match input::lines(file.as_deref()) {
+            Ok(lines) => lines,
+            Err(e) => {
+                eprintln!("clickstream-lambda: cannot read {name}: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        for (n, line) in std::io::BufRead::lines(lines).enumerate() {
+            let line = match line {
+                Ok(line) => line,
+                Err(e) => {
+                    eprintln!("clickstream-lambda: cannot read {name}: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            if line.trim().is_empty() {
+                continue;
+            }
+            let now = batch_clock(&line).or(clock).unwrap_or_else(Utc::now);
+            clock = Some(now);
+            let invocation = handler.handle(&line, now).await;
+            if let Err(e) = invocation.result {
+                refused += 1;
+                tracing::warn!(file = ?name, line = n + 1, error = %e, "event refused");
+            }
+            progress.event(handler.alerts().publisher().printed());
+        }
+    }
+    progress.done(handler.alerts().publisher().printed());
+    if refused > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The latest `approximateArrivalTimestamp` of a Firehose batch; `None` for other events.
+///
+/// Read apart from the handler's own parse: it is `replay`'s clock, not part of the event.
+fn batch_clock(line: &str) -> Option<DateTime<Utc>> {
+    #[derive(Deserialize)]
+    struct Probe<'a> {
+        #[serde(borrow, default)]
+        records: Option<Vec<ProbeRecord<'a>>>,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ProbeRecord<'a> {
+        #[serde(borrow, default)]
+        approximate_arrival_timestamp: Option<&'a RawValue>,
+    }
+    let probe: Probe<'_> = serde_json::from_str(line).ok()?;
+    probe
+        .records?
+        .iter()
+        .filter_map(|r| arrival_time(r.approximate_arrival_timestamp))
+        .max()
+}
+
+/// One line per alert, as `replay` documents it.
+#[derive(Serialize)]
+struct AlertLine<'a> {
+    at: String,
+    subject: &'a str,
+    severity: Severity,
+    anomalies: &'a [Anomaly],
+}
+
+/// Prints every alert as a JSON line, then publishes it to SNS when a topic is configured.
+struct Printer {
+    sns: Option<SnsPublisher>,
+    printed: Mutex<usize>,
+}
+
+impl Printer {
+    fn printed(&self) -> usize {
+        *self
+            .printed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl AlertPublisher for Printer {
+    async fn publish(&self, alert: &Alert) -> Result<Delivery, PublishError> {
+        let line = AlertLine {
+            at: alert.at.to_rfc3339_opts(SecondsFormat::Millis, true),
+            subject: &alert.subject,
+            severity: alert.severity,
+            anomalies: &alert.anomalies,
+        };
+        let mut text = serde_json::to_string(&line)
+            .map_err(|e| PublishError::new("cannot write the alert line", e.to_string(), e))?;
+        text.push('\n');
+        std::io::stdout()
+            .lock()
+            .write_all(text.as_bytes())
+            .map_err(|e| PublishError::new("cannot write the alert line", e.to_string(), e))?;
+        *self
+            .printed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
+        match &self.sns {
+            Some(sns) => sns.publish(alert).await,
+            None => Ok(Delivery::DryRun),
+        }
+    }
+}
+
+/// The progress line on a terminal; nothing otherwise.
+struct Progress {
+    on: bool,
+    events: usize,
+}
+
+impl Progress {
+    fn new(on: bool) -> Self {
+        Self { on, events: 0 }
+    }
+
+    fn event(&mut self, alerts: usize) {
+        self.events += 1;
+        if self.on && self.events.is_multiple_of(PROGRESS_EVERY) {
+            eprint!("\rreplay: {} events, {alerts} alerts", self.events);
+        }
+    }
+
+    fn done(&self, alerts: usize) {
+        if self.on {
+            eprintln!("\rreplay: {} events, {alerts} alerts", self.events);
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! A Kinesis data stream event from an event source mapping: anomalies a detector upstream put
+//! on a stream.
+//!
+//! Wire format: `{"Records": [{"eventSource": "aws:kinesis", "eventSourceARN":
+//! "arn:aws:kinesis:...:stream/S", "kinesis": {"data": "<base64>", "sequenceNumber": "...",
+//! "partitionKey": "..."}}]}`.
+//! The answer is `{"batchItemFailures": [{"itemIdentifier": "<sequenceNumber>"}]}`, for event
+//! source mappings with `ReportBatchItemFailures`: Lambda retries the batch from the lowest
+//! failed sequence number, so only records whose alert failed to publish are listed; a record
+//! that can never be read is acknowledged and counted, never listed (it would stall the shard
+//! until it expires).
+
+use std::borrow::Cow;
+
+use aws_lambda_events::event::streams::KinesisEventResponse;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::{Ack, Unrecognized, alert_on_records, lenient};
+use crate::alert::publisher::AlertPublisher;
+use crate::alert::source::{Source, SourceKind};
+use crate::handler::{Handler, HandlerError};
+use crate::metrics::InvocationMetrics;
+
+#[derive(Debug)]
+pub(crate) struct StreamEvent<'a> {
+    records: Vec<StreamRecord<'a>>,
+}
+
+/// One record, read leniently.
+#[derive(Debug, Deserialize)]
+struct StreamRecord<'a> {
+    #[serde(
+        rename = "eventSource",
+        borrow,
+        default,
+        deserialize_with = "lenient::text"
+    )]
+    event_source: Option<Cow<'a, str>>,
+    #[serde(
+        rename = "eventSourceARN",
+        borrow,
+        default,
+        deserialize_with = "lenient::text"
+    )]
+    event_source_arn: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    kinesis: Option<StreamPayload<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StreamPayload<'a> {
+    #[serde(borrow, default, deserialize_with = "lenient::text")]
+    data: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "lenient::text")]
+    sequence_number: Option<Cow<'a, str>>,
+}
+
+impl StreamRecord<'_> {
+    fn sequence_number(&self) -> Option<&str> {
+        self.kinesis.as_ref()?.sequence_number.as_deref()
+    }
+}
+
+impl<'a> StreamEvent<'a> {
+    /// Every record must come from `aws:kinesis` and carry a `kinesis.sequenceNumber` to be
+    /// reported by; anything else is some other service's event.
+    pub(crate) fn recognize(records: &'a RawValue) -> Result<Self, Unrecognized> {
+        let records: Vec<StreamRecord<'a>> = serde_json::from_str(records.get())
+            .map_err(|e| Unrecognized::Shape(format!("`Records` cannot be read: {e}")))?;
+        if records.is_empty() {
+            return Err(Unrecognized::shape(
+                "`Records` is empty, so its source cannot be told",
+            ));
+        }
+        for (i, r) in records.iter().enumerate() {
+            if r.event_source.as_deref() != Some("aws:kinesis") {
+                return Err(Unrecognized::Shape(format!(
+                    "`Records[{i}].eventSource` is not \"aws:kinesis\""
+                )));
+            }
+            if r.sequence_number().is_none() {
+                return Err(Unrecognized::Shape(format!(
+                    "`Records[{i}].kinesis.sequenceNumber` is missing"
+                )));
+            }
+        }
+        Ok(Self { records })
+    }
+
+    pub(crate) async fn handle<P: AlertPublisher>(
+        self,
+        handler: &Handler<P>,
+        now: DateTime<Utc>,
+        metrics: &mut InvocationMetrics,
+    ) -> Result<Box<RawValue>, HandlerError> {
+        let source = Source {
+            kind: SourceKind::KinesisStream,
+            name: self
+                .records
+                .first()
+                .and_then(|r| r.event_source_arn.as_deref())
+                .unwrap_or("unknown stream")
+                .to_owned(),
+            invocation_id: None,
+        };
+        let payloads = self.records.iter().map(|r| {
+            let id = r.sequence_number().unwrap_or_default().to_owned();
+            (id, r.kinesis.as_ref().and_then(|k| k.data.as_deref()))
+        });
+        let acks = alert_on_records(handler, &source, payloads, now, metrics).await;
+        self.answer(&acks)
+    }
+
+    fn answer(&self, acks: &[Ack]) -> Result<Box<RawValue>, HandlerError> {
+        let mut response = KinesisEventResponse::default();
+        response.set_failures(
+            self.records
+                .iter()
+                .zip(acks)
+                .filter(|(_, ack)| **ack == Ack::Retry)
+                .map(|(r, _)| r.sequence_number().unwrap_or_default().to_owned()),
+        );
+        Ok(serde_json::value::to_raw_value(&response)?)
+    }
+}

@@ -1,0 +1,350 @@
+//! A JSON object read as an ordered list of `(key, raw JSON text)` pairs, and written back
+//! compact without changing a single value.
+//!
+//! Kept as raw text rather than a `serde_json::Value` so that every value leaves exactly as it
+//! came: a `Value` would round big integers and reformat decimals (`1.10` → `1.1`), and unknown
+//! fields must pass through untouched. The same reader serves click records and anomalies.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+/// Objects with more keys than this get a hash index for the repeated-key check; below it a
+/// scan of a few entries is cheaper than hashing (a click has eight).
+const INDEX_FROM: usize = 16;
+
+/// A JSON object as an ordered list of fields, each value still its raw text.
+///
+/// A repeated key keeps the position of its first occurrence and the value of its last, as
+/// Python's `json.loads` and JavaScript's `JSON.parse` do, so downstream readers agree with us.
+#[derive(Debug)]
+pub(crate) struct Fields<'a> {
+    entries: Vec<(Cow<'a, str>, &'a RawValue)>,
+}
+
+/// The text is not exactly one JSON object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NotAnObject;
+
+impl<'a> Fields<'a> {
+    /// Parses `text` as exactly one JSON object (whitespace around it is fine).
+    pub(crate) fn parse(text: &'a str) -> Result<Self, NotAnObject> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let fields = de.deserialize_map(FieldsVisitor).map_err(|_| NotAnObject)?;
+        de.end().map_err(|_| NotAnObject)?;
+        Ok(fields)
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<&'a RawValue> {
+        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+    }
+
+    /// The first field whose key equals `key` ignoring ASCII case.
+    pub(crate) fn get_ignore_case(&self, key: &str) -> Option<&'a RawValue> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| *v)
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Cow<'a, str>, &'a RawValue)> {
+        self.entries.iter().map(|(k, v)| (k, *v))
+    }
+}
+
+/// A raw JSON value as a string, if it is one; borrowed unless it holds escapes.
+pub(crate) fn json_string(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let text = raw.get();
+    if !text.starts_with('"') {
+        return None;
+    }
+    match serde_json::from_str::<&str>(text) {
+        Ok(s) => Some(Cow::Borrowed(s)),
+        Err(_) => serde_json::from_str::<String>(text).ok().map(Cow::Owned),
+    }
+}
+
+/// True when `json` holds a `\u` escape of a UTF-16 surrogate that is not part of a pair.
+///
+/// serde_json refuses such a string only where it decodes it (a key, a field we read) and lets
+/// it through where it merely skips (an unknown field), so one record would fail or pass
+/// depending on where the escape sits; checking the whole text once treats it the same
+/// everywhere. Linear in the text, and free for text without `\u`.
+pub(crate) fn has_lone_surrogate(json: &str) -> bool {
+    let bytes = json.as_bytes();
+    if !json.contains("\\u") {
+        return false;
+    }
+    let hex = |at: usize| -> Option<u16> {
+        let digits = bytes.get(at..at + 4)?;
+        u16::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
+    };
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        if bytes.get(i + 1) != Some(&b'u') {
+            i += 2; // `\\`, `\"` and the like: the escaped character is not an escape itself
+            continue;
+        }
+        let Some(unit) = hex(i + 2) else {
+            return false; // not valid JSON; the parser will say so
+        };
+        i += 6;
+        match unit {
+            0xD800..=0xDBFF => {
+                let low = (bytes.get(i..i + 2) == Some(b"\\u"))
+                    .then(|| hex(i + 2))
+                    .flatten();
+                if !matches!(low, Some(0xDC00..=0xDFFF)) {
+                    return true;
+                }
+                i += 6;
+            }
+            0xDC00..=0xDFFF => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// A map key borrowed from the input when it has no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+struct FieldsVisitor;
+
+impl<'de> Visitor<'de> for FieldsVisitor {
+    type Value = Fields<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut entries: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::with_capacity(12);
+        // Built once the object outgrows a short scan, so the repeated-key check stays linear
+        // however many keys a hostile record holds.
+        let mut index: Option<HashMap<Cow<'de, str>, usize>> = None;
+        while let Some((Key(key), value)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
+            let seen = match &index {
+                Some(index) => index.get(&key).copied(),
+                None => entries.iter().position(|(k, _)| *k == key),
+            };
+            match seen {
+                Some(at) => entries[at].1 = value,
+                None => {
+                    if let Some(index) = &mut index {
+                        index.insert(key.clone(), entries.len());
+                    }
+                    entries.push((key, value));
+                    if index.is_none() && entries.len() > INDEX_FROM {
+                        index = Some(
+                            entries
+                                .iter()
+                                .enumerate()
+                                .map(|(i, (k, _))| (k.clone(), i))
+                                .collect(),
+                        );
+                    }
+                }
+            }
+        }
+        Ok(Fields { entries })
+    }
+}
+
+/// Writes `s` as a JSON string.
+pub(crate) fn write_json_string(out: &mut Vec<u8>, s: &str) {
+    // Writing into a Vec cannot fail, and a &str always serializes.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// Writes a key as read: borrowed means it had no escapes in the input, so its text is valid
+/// between quotes as is.
+#[expect(
+    clippy::ptr_arg,
+    reason = "whether the key is borrowed tells whether it had escapes"
+)]
+pub(crate) fn write_key(out: &mut Vec<u8>, key: &Cow<'_, str>) {
+    match key {
+        Cow::Borrowed(text) => {
+            out.push(b'"');
+            out.extend_from_slice(text.as_bytes());
+            out.push(b'"');
+        }
+        Cow::Owned(text) => write_json_string(out, text),
+    }
+}
+
+/// Copies one valid JSON value, leaving out the whitespace between tokens.
+///
+/// serde_json can only re-serialize what it has parsed into its own types, which would change
+/// numbers; this keeps every token's text and only drops the insignificant whitespace, which
+/// appears only in arrays and objects written across several lines or with spaces.
+pub(crate) fn write_compact(out: &mut Vec<u8>, json: &str) {
+    let bytes = json.as_bytes();
+    let container = matches!(bytes.first(), Some(b'[' | b'{'));
+    if !container
+        || !bytes
+            .iter()
+            .any(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
+    {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in bytes {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if b == b'"' {
+            in_string = true;
+        } else if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+            continue;
+        }
+        out.push(b);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_objects_and_rejects_everything_else() {
+        let ok = [
+            "{}",
+            r#"{"a":1}"#,
+            "{\"a\":1}\n",
+            "  {\"a\" : [1, 2]}\r\n",
+            r#"{"a":1,"a":2}"#,
+        ];
+        for text in ok {
+            assert!(Fields::parse(text).is_ok(), "{text:?}");
+        }
+        let bad = [
+            "",
+            "\n",
+            "[]",
+            "1",
+            "\"s\"",
+            "null",
+            r#"{"a":1}{"b":2}"#,
+            "{\"a\":1}\n{\"b\":2}\n",
+            r#"{"a":1"#,
+            r#"{"a":1,}"#,
+            "\u{feff}{}",
+            r#"{"a":1} x"#,
+        ];
+        for text in bad {
+            assert_eq!(
+                Fields::parse(text).map(|_| ()),
+                Err(NotAnObject),
+                "{text:?}"
+            );
+        }
+    }
+
+    fn pairs(f: &Fields<'_>) -> Vec<(String, String)> {
+        f.iter()
+            .map(|(k, v)| (k.to_string(), v.get().to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn repeated_keys_keep_first_position_and_last_value() {
+        let f = Fields::parse(r#"{"a":1,"b":2,"a":3}"#).unwrap();
+        assert_eq!(
+            pairs(&f),
+            [("a".into(), "3".into()), ("b".into(), "2".into())]
+        );
+    }
+
+    #[test]
+    fn repeated_keys_are_found_the_same_past_the_index_threshold() {
+        // 40 distinct keys, then every one again: the later values win, order is first seen.
+        let keys: Vec<String> = (0..40).map(|i| format!("k{i}")).collect();
+        let first: Vec<String> = keys.iter().map(|k| format!("\"{k}\":0")).collect();
+        let again: Vec<String> = keys.iter().map(|k| format!("\"{k}\":1")).collect();
+        let text = format!("{{{},{}}}", first.join(","), again.join(","));
+        let f = Fields::parse(&text).unwrap();
+        let got = pairs(&f);
+        assert_eq!(got.len(), 40);
+        assert!(
+            got.iter()
+                .zip(&keys)
+                .all(|((k, v), want)| k == want && v == "1")
+        );
+        // An escaped spelling of a key is the same key.
+        let escaped = format!("{{{},\"\\u006b3\":9}}", first.join(","));
+        let f = Fields::parse(&escaped).unwrap();
+        assert_eq!(f.get("k3").map(RawValue::get), Some("9"));
+        assert_eq!(f.iter().count(), 40);
+    }
+
+    #[test]
+    fn lone_surrogates_are_found_wherever_they_are() {
+        let lone = [
+            r#"{"a":"\ud800"}"#,
+            r#"{"a":"x\uDBFFy"}"#,
+            r#"{"a":"\udc00"}"#,
+            r#"{"\ud800":1}"#,
+            r#"{"a":{"b":["\ud83d"]}}"#,
+            r#"{"a":"\ud83d\u0041"}"#,
+            r#"{"a":"\\\ud800"}"#,
+        ];
+        for text in lone {
+            assert!(has_lone_surrogate(text), "{text}");
+        }
+        let fine = [
+            r#"{"a":"\ud83d\ude00"}"#,
+            r#"{"a":"\u00e9"}"#,
+            r#"{"a":"\\ud800"}"#,
+            r#"{"a":"plain"}"#,
+            r#"{"a":"\\\\ud800"}"#,
+        ];
+        for text in fine {
+            assert!(!has_lone_surrogate(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn compact_copy_keeps_tokens_and_drops_whitespace() {
+        let mut out = Vec::new();
+        write_compact(&mut out, "[1, 2.50, \"s p\",\n {\"a\" : null}]");
+        assert_eq!(out, b"[1,2.50,\"s p\",{\"a\":null}]");
+    }
+}
