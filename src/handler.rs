@@ -411,6 +411,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_tumbling_window_gets_its_state_back() {
+        let rec = Recorder::default();
+        let h = Handler::new(config(0), &rec);
+        let mut event: Value = serde_json::from_str(&kinesis()).unwrap();
+        event["window"] = json!({"start": "2026-11-27T10:00:00Z", "end": "2026-11-27T10:01:00Z"});
+        event["state"] = json!({"seen": 3});
+        let (answer, _) = run(&h, &event.to_string(), at("10:00:00")).await;
+        assert_eq!(
+            answer.unwrap(),
+            json!({"batchItemFailures": [], "state": {"seen": 3}})
+        );
+    }
+
+    #[tokio::test]
     async fn a_dry_run_is_not_counted_as_published_but_starts_the_cooldown() {
         let rec = Recorder {
             dry: true,

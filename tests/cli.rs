@@ -156,7 +156,10 @@ fn sample_failures_show_every_reason_and_the_drop_list() {
         failed,
         "{stderr}"
     );
-    assert!(stderr.contains("record_id=\"missing-page-url\""), "{stderr}");
+    assert!(
+        stderr.contains("record_id=\"missing-page-url\""),
+        "{stderr}"
+    );
     assert!(
         !stderr.contains("boton-4"),
         "a payload leaked into the logs: {stderr}"
@@ -298,4 +301,89 @@ fn lambda_mode_without_a_topic_is_a_cold_start_error_that_says_so() {
     assert!(!out.status.success());
     let logs = String::from_utf8_lossy(&out.stdout);
     assert!(logs.contains("ALERT_TOPIC_ARN is not set"), "{logs}");
+}
+
+/// Peak resident memory of a finished child, in KiB, from `wait4`.
+#[expect(
+    clippy::zombie_processes,
+    reason = "the child is reaped by wait4, which also gives its rusage"
+)]
+fn peak_rss_kib(mut c: Command) -> (std::process::ExitStatus, i64) {
+    let child = c
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: rusage is plain data, zero is a valid value, and wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(waited, pid);
+    use std::os::unix::process::ExitStatusExt;
+    (std::process::ExitStatus::from_raw(status), usage.ru_maxrss)
+}
+
+#[test]
+fn a_six_megabyte_direct_event_of_tiny_anomalies_stays_well_inside_128_mb() {
+    // As many anomalies as Lambda's 6 MB request can hold: parsed all at once they would not
+    // fit the function's 128 MB; folded one at a time they cost next to nothing.
+    let items = 6_000_000 / "{\"score\":1},".len();
+    let mut event = String::from(r#"{"source":"detector","anomalies":["#);
+    for i in 0..items {
+        if i > 0 {
+            event.push(',');
+        }
+        event.push_str(r#"{"score":1}"#);
+    }
+    event.push_str("]}");
+    let dir = std::env::temp_dir().join(format!("clickstream-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("direct-6mb.json");
+    std::fs::write(&path, &event).unwrap();
+    let mut c = cmd();
+    c.arg("invoke").arg(&path);
+    let (status, peak) = peak_rss_kib(c);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        peak < 48 * 1024,
+        "{} anomalies in {} bytes peaked at {} MiB",
+        items,
+        event.len(),
+        peak / 1024
+    );
+}
+
+#[test]
+fn record_ids_cannot_forge_log_or_metrics_lines() {
+    let forged = "x\n{\"_aws\":{\"CloudWatchMetrics\":[]},\"AlertsFailed\":999}\nlevel=ERROR fake";
+    let event = serde_json::json!({
+        "invocationId": "i\nINFO fake line",
+        "deliveryStreamArn": "arn:aws:firehose:us-east-1:1:deliverystream/S\nERROR fake",
+        "records": [{"recordId": forged, "data": "not base64!"}]
+    });
+    let mut c = cmd();
+    c.env("RUST_LOG", "info").arg("invoke");
+    let out = run_with_stdin(c, event.to_string().as_bytes());
+    assert!(out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let metrics_lines: Vec<Value> = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|doc| doc.get("_aws").is_some())
+        .collect();
+    assert_eq!(metrics_lines.len(), 1, "{stderr}");
+    assert_eq!(metrics_lines[0]["AlertsFailed"], 0, "{stderr}");
+    for line in stderr.lines() {
+        assert!(
+            !line.starts_with("level=ERROR fake")
+                && !line.starts_with("INFO fake")
+                && !line.starts_with("ERROR fake"),
+            "a forged line: {line:?}\n{stderr}"
+        );
+    }
+    // And the answer still names the record by its exact id.
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["records"][0]["recordId"], forged);
 }

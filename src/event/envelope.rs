@@ -39,6 +39,9 @@ pub(crate) struct Envelope<'a> {
     /// Kinesis data stream records, read once the shape is known.
     #[serde(rename = "Records", borrow, default)]
     stream_records: Option<&'a RawValue>,
+    /// A Kinesis tumbling window's state.
+    #[serde(borrow, default)]
+    state: Option<&'a RawValue>,
     /// A direct event's anomalies.
     #[serde(borrow, default)]
     anomalies: Option<&'a RawValue>,
@@ -98,7 +101,7 @@ impl<'a> Envelope<'a> {
             ));
         }
         if let Some(records) = self.stream_records {
-            return StreamEvent::recognize(records).map(Event::KinesisStream);
+            return StreamEvent::recognize(records, self.state).map(Event::KinesisStream);
         }
         if let Some(anomalies) = self.anomalies {
             return DirectEvent::recognize(self.source, anomalies).map(Event::Direct);

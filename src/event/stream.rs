@@ -8,13 +8,14 @@
 //! source mappings with `ReportBatchItemFailures`: Lambda retries the batch from the lowest
 //! failed sequence number, so only records whose alert failed to publish are listed; a record
 //! that can never be read is acknowledged and counted, never listed (it would stall the shard
-//! until it expires).
+//! until it expires). A tumbling-window event (`window`, `state`) gets its `state` back, which
+//! Lambda requires of such answers; this function keeps no window state of its own.
 
 use std::borrow::Cow;
 
-use aws_lambda_events::event::streams::KinesisEventResponse;
+use aws_lambda_events::event::streams::KinesisBatchItemFailure;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::{Ack, Unrecognized, alert_on_records, lenient};
@@ -26,6 +27,16 @@ use crate::metrics::InvocationMetrics;
 #[derive(Debug)]
 pub(crate) struct StreamEvent<'a> {
     records: Vec<StreamRecord<'a>>,
+    /// A tumbling window's state, handed back as it came.
+    state: Option<&'a RawValue>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StreamAnswer<'a> {
+    batch_item_failures: Vec<KinesisBatchItemFailure>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<&'a RawValue>,
 }
 
 /// One record, read leniently.
@@ -67,7 +78,10 @@ impl StreamRecord<'_> {
 impl<'a> StreamEvent<'a> {
     /// Every record must come from `aws:kinesis` and carry a `kinesis.sequenceNumber` to be
     /// reported by; anything else is some other service's event.
-    pub(crate) fn recognize(records: &'a RawValue) -> Result<Self, Unrecognized> {
+    pub(crate) fn recognize(
+        records: &'a RawValue,
+        state: Option<&'a RawValue>,
+    ) -> Result<Self, Unrecognized> {
         let records: Vec<StreamRecord<'a>> = serde_json::from_str(records.get())
             .map_err(|e| Unrecognized::Shape(format!("`Records` cannot be read: {e}")))?;
         if records.is_empty() {
@@ -87,7 +101,7 @@ impl<'a> StreamEvent<'a> {
                 )));
             }
         }
-        Ok(Self { records })
+        Ok(Self { records, state })
     }
 
     pub(crate) async fn handle<P: AlertPublisher>(
@@ -115,14 +129,21 @@ impl<'a> StreamEvent<'a> {
     }
 
     fn answer(&self, acks: &[Ack]) -> Result<Box<RawValue>, HandlerError> {
-        let mut response = KinesisEventResponse::default();
-        response.set_failures(
-            self.records
-                .iter()
-                .zip(acks)
-                .filter(|(_, ack)| **ack == Ack::Retry)
-                .map(|(r, _)| r.sequence_number().unwrap_or_default().to_owned()),
-        );
-        Ok(serde_json::value::to_raw_value(&response)?)
+        let batch_item_failures = self
+            .records
+            .iter()
+            .zip(acks)
+            .filter(|(_, ack)| **ack == Ack::Retry)
+            .map(|(r, _)| {
+                let mut failure = KinesisBatchItemFailure::default();
+                failure.item_identifier = r.sequence_number().map(str::to_owned);
+                failure
+            })
+            .collect();
+        let answer = StreamAnswer {
+            batch_item_failures,
+            state: self.state,
+        };
+        Ok(serde_json::value::to_raw_value(&answer)?)
     }
 }

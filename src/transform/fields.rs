@@ -154,8 +154,14 @@ impl<'de> Visitor<'de> for FieldsVisitor {
         let mut index: Option<HashMap<Cow<'de, str>, usize>> = None;
         while let Some((Key(key), value)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
             let seen = match &index {
-                Some(index) => index.get(&key).copied(),
-                None => entries.iter().position(|(k, _)| *k == key),
+                Some(index) => {
+                    probes::count(1);
+                    index.get(&key).copied()
+                }
+                None => {
+                    probes::count(entries.len());
+                    entries.iter().position(|(k, _)| *k == key)
+                }
             };
             match seen {
                 Some(at) => entries[at].1 = value,
@@ -178,6 +184,24 @@ impl<'de> Visitor<'de> for FieldsVisitor {
         }
         Ok(Fields { entries })
     }
+}
+
+/// How many existing keys the repeated-key check looked at, counted in tests only: the number
+/// that shows the check is linear, where a timing would only show a slow machine.
+mod probes {
+    #[cfg(test)]
+    thread_local! {
+        pub(super) static PROBES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    #[cfg(test)]
+    pub(super) fn count(n: usize) {
+        PROBES.with(|p| p.set(p.get() + n));
+    }
+
+    #[cfg(not(test))]
+    #[inline(always)]
+    pub(super) fn count(_: usize) {}
 }
 
 /// Writes `s` as a JSON string.
@@ -313,6 +337,21 @@ mod tests {
         let f = Fields::parse(&escaped).unwrap();
         assert_eq!(f.get("k3").map(RawValue::get), Some("9"));
         assert_eq!(f.iter().count(), 40);
+    }
+
+    #[test]
+    fn the_repeated_key_check_is_linear_in_the_number_of_keys() {
+        // The hostile record held 128,000 distinct keys (its CPU time is in the bench);
+        // 20,000 keep this quick. A scan of every earlier key would look at 200 million; the
+        // index keeps it to a few per key.
+        let keys = 20_000;
+        let body: Vec<String> = (0..keys).map(|i| format!("\"{i:x}\":0")).collect();
+        let text = format!("{{{}}}", body.join(","));
+        probes::PROBES.with(|p| p.set(0));
+        let f = Fields::parse(&text).unwrap();
+        let probes = probes::PROBES.with(std::cell::Cell::get);
+        assert_eq!(f.iter().count(), keys);
+        assert!(probes <= 2 * keys, "{probes} probes for {keys} keys");
     }
 
     #[test]
