@@ -1,7 +1,9 @@
 //! Whole processes side by side: `clickstream-lambda invoke` against the plain-CPython reference
 //! transform (`../shared/bench/python_ref_transform.py`) on the same ~3.5 MB event, alternating,
 //! comparing CPU time (user + sys) and peak RSS; and the wall time of `invoke` on a one-record
-//! event, a proxy for cold start. Prints a table; it asserts nothing, timings are not tests.
+//! event, a proxy for cold start; and what hostile input costs: one 1,000 KiB record of 128,000
+//! distinct keys (CPU), and a 6 MB direct event of tiny anomalies (peak RSS). Prints a table;
+//! it asserts nothing, timings are not tests.
 //!
 //! Run with `cargo bench --bench versus_python`. `PYTHON_REF` overrides the reference's path,
 //! `BENCH_ROUNDS` the number of alternating rounds (default 15).
@@ -67,6 +69,41 @@ fn write_event(dir: &Path, name: &str, records: usize) -> PathBuf {
     path
 }
 
+/// A Firehose event of one ~1,000 KiB click with 128,000 distinct extra keys.
+fn write_hostile_record(dir: &Path) -> PathBuf {
+    use base64::Engine as _;
+    let mut click = String::from(
+        r#"{"timestamp":"2026-11-27T10:00:00","user_id":1,"page_url":"/p","event_type":"click""#,
+    );
+    for i in 0..128_000 {
+        click.push_str(&format!(",\"{i:x}\":0"));
+    }
+    click.push('}');
+    let data = base64::engine::general_purpose::STANDARD.encode(click.as_bytes());
+    let event = format!(
+        r#"{{"invocationId":"i","deliveryStreamArn":"arn:aws:firehose:us-east-1:1:deliverystream/S","records":[{{"recordId":"r","approximateArrivalTimestamp":1764238531000,"data":"{data}"}}]}}"#
+    );
+    let path = dir.join("hostile-record.json");
+    std::fs::write(&path, event).unwrap_or_else(|e| panic!("{e}"));
+    path
+}
+
+/// A direct event of as many `{"score":1}` anomalies as 6 MB holds.
+fn write_tiny_anomalies(dir: &Path) -> PathBuf {
+    let items = 6_000_000 / "{\"score\":1},".len();
+    let mut event = String::from(r#"{"source":"bench","anomalies":["#);
+    for i in 0..items {
+        if i > 0 {
+            event.push(',');
+        }
+        event.push_str(r#"{"score":1}"#);
+    }
+    event.push_str("]}");
+    let path = dir.join("direct-6mb.json");
+    std::fs::write(&path, event).unwrap_or_else(|e| panic!("{e}"));
+    path
+}
+
 fn main() {
     // `cargo bench` passes harness flags such as --bench; this runner takes none.
     let reference = std::env::var_os("PYTHON_REF")
@@ -82,6 +119,8 @@ fn main() {
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
     let big = write_event(&dir, "batch-8600.json", 8_600);
     let one = write_event(&dir, "batch-1.json", 1);
+    let hostile = write_hostile_record(&dir);
+    let tiny = write_tiny_anomalies(&dir);
     let size = std::fs::metadata(&big).map(|m| m.len()).unwrap_or(0);
 
     let have_reference =
@@ -137,6 +176,29 @@ fn main() {
         "invoke, one record: wall time (ms)",
         ms(median(one_wall)),
         one_rss as f64 / 1024.0
+    );
+    let hostile_runs: Vec<Usage> = (0..3)
+        .map(|_| measure(BIN, &[Path::new("invoke"), &hostile]))
+        .collect();
+    let tiny_runs: Vec<Usage> = (0..3)
+        .map(|_| measure(BIN, &[Path::new("invoke"), &tiny]))
+        .collect();
+    println!(
+        "{:<44} {:>12.1} {:>14.1}",
+        "hostile: 1,000 KiB record, 128,000 keys",
+        ms(median(hostile_runs.iter().map(|u| u.cpu).collect())),
+        hostile_runs
+            .iter()
+            .map(|u| u.max_rss_kib)
+            .max()
+            .unwrap_or(0) as f64
+            / 1024.0
+    );
+    println!(
+        "{:<44} {:>12.1} {:>14.1}",
+        "hostile: 6 MB direct event, tiny anomalies",
+        ms(median(tiny_runs.iter().map(|u| u.cpu).collect())),
+        tiny_runs.iter().map(|u| u.max_rss_kib).max().unwrap_or(0) as f64 / 1024.0
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -26,7 +26,9 @@ use crate::metrics::InvocationMetrics;
 
 #[derive(Debug)]
 pub(crate) struct StreamEvent<'a> {
-    records: Vec<StreamRecord<'a>>,
+    /// The stream's ARN, from the first record.
+    stream_arn: Option<Cow<'a, str>>,
+    records: Vec<Item<'a>>,
     /// A tumbling window's state, handed back as it came.
     state: Option<&'a RawValue>,
 }
@@ -37,6 +39,13 @@ struct StreamAnswer<'a> {
     batch_item_failures: Vec<KinesisBatchItemFailure>,
     #[serde(skip_serializing_if = "Option::is_none")]
     state: Option<&'a RawValue>,
+}
+
+/// One record, once recognized: it has the sequence number it is reported by.
+#[derive(Debug)]
+struct Item<'a> {
+    sequence_number: Cow<'a, str>,
+    data: Option<Cow<'a, str>>,
 }
 
 /// One record, read leniently.
@@ -69,12 +78,6 @@ struct StreamPayload<'a> {
     sequence_number: Option<Cow<'a, str>>,
 }
 
-impl StreamRecord<'_> {
-    fn sequence_number(&self) -> Option<&str> {
-        self.kinesis.as_ref()?.sequence_number.as_deref()
-    }
-}
-
 impl<'a> StreamEvent<'a> {
     /// Every record must come from `aws:kinesis` and carry a `kinesis.sequenceNumber` to be
     /// reported by; anything else is some other service's event.
@@ -89,19 +92,33 @@ impl<'a> StreamEvent<'a> {
                 "`Records` is empty, so its source cannot be told",
             ));
         }
-        for (i, r) in records.iter().enumerate() {
+        let stream_arn = records.first().and_then(|r| r.event_source_arn.clone());
+        let mut items = Vec::with_capacity(records.len());
+        for (i, r) in records.into_iter().enumerate() {
             if r.event_source.as_deref() != Some("aws:kinesis") {
                 return Err(Unrecognized::Shape(format!(
                     "`Records[{i}].eventSource` is not \"aws:kinesis\""
                 )));
             }
-            if r.sequence_number().is_none() {
+            let kinesis = r.kinesis.unwrap_or(StreamPayload {
+                data: None,
+                sequence_number: None,
+            });
+            let Some(sequence_number) = kinesis.sequence_number else {
                 return Err(Unrecognized::Shape(format!(
                     "`Records[{i}].kinesis.sequenceNumber` is missing"
                 )));
-            }
+            };
+            items.push(Item {
+                sequence_number,
+                data: kinesis.data,
+            });
         }
-        Ok(Self { records, state })
+        Ok(Self {
+            stream_arn,
+            records: items,
+            state,
+        })
     }
 
     pub(crate) async fn handle<P: AlertPublisher>(
@@ -113,17 +130,16 @@ impl<'a> StreamEvent<'a> {
         let source = Source {
             kind: SourceKind::KinesisStream,
             name: self
-                .records
-                .first()
-                .and_then(|r| r.event_source_arn.as_deref())
+                .stream_arn
+                .as_deref()
                 .unwrap_or("unknown stream")
                 .to_owned(),
             invocation_id: None,
         };
-        let payloads = self.records.iter().map(|r| {
-            let id = r.sequence_number().unwrap_or_default().to_owned();
-            (id, r.kinesis.as_ref().and_then(|k| k.data.as_deref()))
-        });
+        let payloads = self
+            .records
+            .iter()
+            .map(|r| (r.sequence_number.to_string(), r.data.as_deref()));
         let acks = alert_on_records(handler, &source, payloads, now, metrics).await;
         self.answer(&acks)
     }
@@ -136,7 +152,7 @@ impl<'a> StreamEvent<'a> {
             .filter(|(_, ack)| **ack == Ack::Retry)
             .map(|(r, _)| {
                 let mut failure = KinesisBatchItemFailure::default();
-                failure.item_identifier = r.sequence_number().map(str::to_owned);
+                failure.item_identifier = Some(r.sequence_number.to_string());
                 failure
             })
             .collect();
