@@ -6,9 +6,8 @@ use std::process::ExitCode;
 
 use chrono::Utc;
 
-use super::{exit_on, init_logs, input};
-use crate::adapter::{Publisher, runtime};
-use crate::config::Config;
+use super::{exit_on, init_logs, input, setup};
+use crate::adapter::Publisher;
 use crate::handler::Handler;
 
 pub(super) fn run(file: Option<PathBuf>) -> ExitCode {
@@ -21,19 +20,9 @@ pub(super) fn run(file: Option<PathBuf>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let config = match Config::from_env() {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("clickstream-lambda: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let runtime = match runtime::current_thread() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("clickstream-lambda: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let (config, runtime) = match setup() {
+        Ok(ready) => ready,
+        Err(code) => return code,
     };
     let invocation = runtime.block_on(async {
         let publisher = Publisher::for_topic(config.alert_topic_arn.as_deref()).await;

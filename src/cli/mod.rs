@@ -126,6 +126,20 @@ fn init_logs() {
     lambda_runtime::tracing::init_default_subscriber_with_writer(std::io::stderr);
 }
 
+/// The configuration and the async runtime every local command needs; on failure, the line
+/// saying why is printed and the exit code returned.
+fn setup() -> Result<(crate::config::Config, tokio::runtime::Runtime), ExitCode> {
+    let config = crate::config::Config::from_env().map_err(|e| {
+        eprintln!("clickstream-lambda: {e}");
+        ExitCode::FAILURE
+    })?;
+    let runtime = crate::adapter::runtime::current_thread().map_err(|e| {
+        eprintln!("clickstream-lambda: cannot start the async runtime: {e}");
+        ExitCode::FAILURE
+    })?;
+    Ok((config, runtime))
+}
+
 /// Ends a command that wrote to standard output.
 fn exit_on(result: std::io::Result<()>, what: &str) -> ExitCode {
     match result {

@@ -11,8 +11,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::{init_logs, input};
-use crate::adapter::runtime;
+use super::{init_logs, input, setup};
 use crate::adapter::sns::SnsPublisher;
 use crate::alert::anomaly::Anomaly;
 use crate::alert::compose::Alert;
@@ -27,19 +26,9 @@ const PROGRESS_EVERY: usize = 50;
 
 pub(super) fn run(files: Vec<PathBuf>) -> ExitCode {
     init_logs();
-    let config = match Config::from_env() {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("clickstream-lambda: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let runtime = match runtime::current_thread() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("clickstream-lambda: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let (config, runtime) = match setup() {
+        Ok(ready) => ready,
+        Err(code) => return code,
     };
     runtime.block_on(replay(config, files))
 }
