@@ -13,8 +13,8 @@
 //! - [`cooldown`]: storm control across invocations; [`metrics`]: the EMF metrics line.
 //!
 //! Around it, thin adapters: [`handler`] (one invocation), [`publisher`] (SNS, or a dry run),
-//! [`lambda`] (the Lambda runtime), [`cli`] (the command line), [`config`] (the environment),
-//! and [`producer`] (the `clickstream-send` binary: synthetic clicks into a Firehose stream).
+//! [`lambda`] (the Lambda runtime), [`cli`] (the command line) and [`config`] (the environment).
+//! The `clickstream-send` producer is a crate of its own (`producer/`), which reuses [`generate`].
 
 pub mod alert;
 pub mod anomaly;
@@ -28,7 +28,6 @@ pub mod generate;
 pub mod handler;
 pub mod lambda;
 pub mod metrics;
-pub mod producer;
 pub mod publisher;
 pub mod response_limit;
 pub mod sanitize;

@@ -6,8 +6,8 @@
 //! AWS; they talk to a [`RecordSink`], so tests drive them against memory and only
 //! [`FirehoseSink`] needs the network.
 //!
-//! Only the `clickstream-send` binary calls into this module, so neither it nor the Firehose
-//! client is linked into the Lambda bootstrap.
+//! This is a crate of its own, so neither it nor the Firehose client is compiled into the Lambda
+//! bootstrap.
 
 use std::fmt;
 use std::future::Future;
@@ -27,7 +27,7 @@ use chrono::Utc;
 use clap::Parser;
 use tokio::time::Instant;
 
-use crate::generate::ClickGenerator;
+use clickstream_lambda::generate::ClickGenerator;
 
 /// Firehose's `PutRecordBatch` quotas: records per call, data bytes per call, bytes per record.
 pub const MAX_BATCH_RECORDS: usize = 500;
@@ -272,17 +272,20 @@ impl<S: RecordSink> Producer<S> {
         }
     }
 
+    #[cfg(test)]
     pub fn retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
         self
     }
 
+    #[cfg(test)]
     /// How long a record may wait for others to share its call.
     pub fn linger(mut self, linger: Duration) -> Self {
         self.linger = linger;
         self
     }
 
+    #[cfg(test)]
     pub fn sink(&self) -> &S {
         &self.sink
     }
