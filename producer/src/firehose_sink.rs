@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_firehose::config::ProvideCredentials;
 use aws_sdk_firehose::config::http::HttpResponse;
 use aws_sdk_firehose::config::retry::RetryConfig;
@@ -12,8 +13,7 @@ use aws_sdk_firehose::operation::put_record_batch::PutRecordBatchError;
 use aws_sdk_firehose::primitives::Blob;
 use aws_sdk_firehose::types::Record;
 
-use crate::report::{error_chain, one_line};
-use crate::sink::{RecordSink, SinkError};
+use crate::sink::{EntryError, RecordSink, SinkError};
 
 /// A Firehose stream, through the AWS SDK.
 #[derive(Debug)]
@@ -23,26 +23,34 @@ pub(crate) struct FirehoseSink {
     region: String,
 }
 
+/// Why no client could be made: nothing has been sent.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SetupError {
+    #[error("no AWS region: set AWS_REGION, or a region in the profile AWS_PROFILE names")]
+    NoRegion,
+    #[error(
+        "no AWS credentials: set AWS_PROFILE (or run `aws sso login`), use a container or \
+         instance role, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+    )]
+    NoCredentials(#[source] Option<CredentialsError>),
+}
+
 impl FirehoseSink {
     /// A client for `stream` from the standard credential and region chain. Credentials are
     /// resolved here, once, so their absence is one clear error before anything is sent.
-    pub(crate) async fn from_env(stream: &str) -> Result<Self, String> {
+    pub(crate) async fn from_env(stream: &str) -> Result<Self, SetupError> {
         let shared = aws_config::load_from_env().await;
-        let Some(region) = shared.region().map(ToString::to_string) else {
-            return Err(
-                "no AWS region: set AWS_REGION, or a region in the profile AWS_PROFILE names"
-                    .to_owned(),
-            );
-        };
-        let no_credentials = "no AWS credentials: set AWS_PROFILE (or run `aws sso login`), \
-            use a container or instance role, or export AWS_ACCESS_KEY_ID and \
-            AWS_SECRET_ACCESS_KEY";
-        let Some(provider) = shared.credentials_provider() else {
-            return Err(no_credentials.to_owned());
-        };
-        if let Err(e) = provider.provide_credentials().await {
-            return Err(format!("{no_credentials} ({})", error_chain(&e)));
-        }
+        let region = shared
+            .region()
+            .map(ToString::to_string)
+            .ok_or(SetupError::NoRegion)?;
+        let provider = shared
+            .credentials_provider()
+            .ok_or(SetupError::NoCredentials(None))?;
+        provider
+            .provide_credentials()
+            .await
+            .map_err(|e| SetupError::NoCredentials(Some(e)))?;
         let timeouts = shared
             .timeout_config()
             .map_or_else(TimeoutConfig::builder, TimeoutConfig::to_builder)
@@ -63,52 +71,50 @@ impl FirehoseSink {
         })
     }
 
+    /// Whether another try could help, keeping the SDK's error as the cause.
     fn classify(&self, error: SdkError<PutRecordBatchError, HttpResponse>) -> SinkError {
-        match &error {
+        match error {
             SdkError::ServiceError(service) => {
-                let err = service.err();
                 let status = service.raw().status().as_u16();
-                let text = one_line(&format!(
-                    "{}: {}",
-                    err.code().unwrap_or("error"),
-                    err.message().unwrap_or("no message")
-                ));
+                let err = service.into_err();
                 if err.is_resource_not_found_exception() {
-                    SinkError::Fatal(format!(
-                        "Firehose stream {:?} not found in {} ({text})",
-                        self.stream, self.region
-                    ))
+                    SinkError::StreamNotFound {
+                        stream: self.stream.clone(),
+                        region: self.region.clone(),
+                        cause: Box::new(err),
+                    }
                 } else if err.is_service_unavailable_exception()
                     || status == 429
                     || status >= 500
                     || err.code().is_some_and(|code| code.contains("Throttl"))
                 {
-                    SinkError::Transient(text)
+                    SinkError::Transient(Box::new(err))
                 } else {
-                    SinkError::Fatal(format!(
-                        "Firehose refused records for stream {:?} in {}: {text}",
-                        self.stream, self.region
-                    ))
+                    SinkError::Refused {
+                        stream: self.stream.clone(),
+                        region: self.region.clone(),
+                        cause: Box::new(err),
+                    }
                 }
             }
             SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
-                SinkError::Transient(error_chain(&error))
+                SinkError::Transient(Box::new(error))
             }
-            SdkError::DispatchFailure(failure) if !failure.is_user() => {
-                SinkError::Transient(error_chain(&error))
+            SdkError::DispatchFailure(ref failure) if !failure.is_user() => {
+                SinkError::Transient(Box::new(error))
             }
-            _ => SinkError::Fatal(error_chain(&error)),
+            _ => SinkError::Call(Box::new(error)),
         }
     }
 }
 
 impl RecordSink for FirehoseSink {
-    async fn put_batch(&self, records: &[Vec<u8>]) -> Result<Vec<Option<String>>, SinkError> {
+    async fn put_batch(&self, records: &[Vec<u8>]) -> Result<Vec<Option<EntryError>>, SinkError> {
         let entries = records
             .iter()
             .map(|data| Record::builder().data(Blob::new(data.clone())).build())
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| SinkError::Fatal(format!("cannot build a record: {e}")))?;
+            .map_err(|e| SinkError::Call(Box::new(e)))?;
         let output = self
             .client
             .put_record_batch()
@@ -124,11 +130,37 @@ impl RecordSink for FirehoseSink {
             .request_responses()
             .iter()
             .map(|entry| {
-                entry.error_code().map(|code| match entry.error_message() {
-                    Some(message) => one_line(&format!("{code}: {message}")),
-                    None => code.to_owned(),
+                entry.error_code().map(|code| EntryError {
+                    code: code.to_owned(),
+                    message: entry.error_message().map(str::to_owned),
                 })
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::error_chain;
+
+    #[test]
+    fn setup_errors_say_what_to_do_and_keep_their_cause() {
+        assert_eq!(
+            SetupError::NoRegion.to_string(),
+            "no AWS region: set AWS_REGION, or a region in the profile AWS_PROFILE names"
+        );
+        let error = SetupError::NoCredentials(Some(CredentialsError::not_loaded(
+            "the profile \"dev\" has expired SSO tokens",
+        )));
+        let text = error_chain(&error);
+        assert!(
+            text.starts_with("no AWS credentials: set AWS_PROFILE (or run `aws sso login`), "),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("the profile \"dev\" has expired SSO tokens"),
+            "{text}"
+        );
     }
 }

@@ -44,7 +44,7 @@ async fn send(args: Args) -> ExitCode {
     let sink = match FirehoseSink::from_env(&args.stream).await {
         Ok(sink) => sink,
         Err(e) => {
-            eprintln!("clickstream-send: {e}");
+            eprintln!("{}", report::error_line(&e));
             return ExitCode::FAILURE;
         }
     };

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use crate::batch::{self, Batch, LINGER, MAX_RECORD_BYTES};
 use crate::pace::{Pace, Schedule};
 use crate::retry::RetryPolicy;
-use crate::sink::{RecordSink, SinkError};
+use crate::sink::{EntryError, RecordSink, SinkError};
 
 /// What became of the records.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -43,14 +43,31 @@ pub(crate) struct Outcome {
     /// The error that stopped the run early, if one did.
     pub(crate) stopped: Option<SinkError>,
     /// Why the last record given up on failed.
-    pub(crate) last_failure: Option<String>,
+    pub(crate) last_failure: Option<RecordFailure>,
 }
 
 impl Outcome {
-    fn give_up(&mut self, records: usize, reason: String) {
-        self.summary.failed += records as u64;
+    fn give_up(&mut self, reason: RecordFailure) {
+        self.summary.failed += 1;
         self.last_failure = Some(reason);
     }
+}
+
+/// Why a record was given up on while the run went on.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RecordFailure {
+    /// Firehose would reject the whole call for it; no retry can help.
+    #[error("a record of {bytes} bytes is over the {MAX_RECORD_BYTES}-byte limit")]
+    TooLarge { bytes: usize },
+    /// The stream refused the entry on its last attempt.
+    #[error(transparent)]
+    Rejected(#[from] EntryError),
+    /// The sink broke its contract of one result per record.
+    #[error("the response has {results} results for {records} records")]
+    Unmatched { results: usize, records: usize },
+    /// The whole call failed on its last attempt.
+    #[error(transparent)]
+    Call(#[from] SinkError),
 }
 
 /// A run in progress: the batch being filled, the totals, and who hears them.
@@ -144,14 +161,8 @@ impl<S: RecordSink> Producer<S> {
         run: &mut Run<impl FnMut(&Summary)>,
     ) -> Result<(), SinkError> {
         if batch::too_large(&record) {
-            // Firehose would reject the whole call for it; no retry can help.
-            run.outcome.give_up(
-                1,
-                format!(
-                    "a record of {} bytes is over the {MAX_RECORD_BYTES}-byte limit",
-                    record.len()
-                ),
-            );
+            let bytes = record.len();
+            run.outcome.give_up(RecordFailure::TooLarge { bytes });
             return Ok(());
         }
         if !run.batch.fits(&record) {
@@ -182,7 +193,7 @@ impl<S: RecordSink> Producer<S> {
         mut pending: Vec<Vec<u8>>,
         outcome: &mut Outcome,
     ) -> Result<(), SinkError> {
-        let mut last_failure = String::new();
+        let mut last_failure = None;
         for attempt in 0..self.retry.attempts.max(1) {
             if attempt > 0 {
                 tokio::time::sleep(self.retry.delay(attempt)).await;
@@ -191,52 +202,54 @@ impl<S: RecordSink> Producer<S> {
             match self.sink.put_batch(&pending).await {
                 Ok(results) => {
                     let accepted;
-                    (pending, accepted) = settle(pending, results, &mut last_failure);
+                    (pending, accepted, last_failure) = settle(pending, results);
                     outcome.summary.sent += accepted;
                     if pending.is_empty() {
                         return Ok(());
                     }
                 }
-                Err(SinkError::Transient(message)) => last_failure = message,
-                Err(fatal) => {
+                Err(fatal) if fatal.is_fatal() => {
                     outcome.summary.failed += pending.len() as u64;
                     return Err(fatal);
                 }
+                Err(transient) => last_failure = Some(transient.into()),
             }
         }
-        outcome.give_up(pending.len(), last_failure);
+        outcome.summary.failed += pending.len() as u64;
+        if last_failure.is_some() {
+            outcome.last_failure = last_failure;
+        }
         Ok(())
     }
 }
 
-/// Splits a call's records by their results: the ones still to send, and how many were accepted.
-/// `last_failure` learns why the last failed one failed.
+/// Splits a call's records by their results: the ones still to send, how many were accepted,
+/// and why the last failed one failed.
 fn settle(
     pending: Vec<Vec<u8>>,
-    results: Vec<Option<String>>,
-    last_failure: &mut String,
-) -> (Vec<Vec<u8>>, u64) {
+    results: Vec<Option<EntryError>>,
+) -> (Vec<Vec<u8>>, u64, Option<RecordFailure>) {
     if results.len() != pending.len() {
         // Without a result per record there is no telling which were accepted; sending all again
         // risks duplicates, which Firehose's at-least-once delivery allows anyway.
-        *last_failure = format!(
-            "the response has {} results for {} records",
-            results.len(),
-            pending.len()
-        );
-        return (pending, 0);
+        let unmatched = RecordFailure::Unmatched {
+            results: results.len(),
+            records: pending.len(),
+        };
+        return (pending, 0, Some(unmatched));
     }
     let before = pending.len();
+    let mut last_failure = None;
     let failed: Vec<Vec<u8>> = pending
         .into_iter()
         .zip(results)
         .filter_map(|(record, result)| {
-            *last_failure = result?;
+            last_failure = Some(result?);
             Some(record)
         })
         .collect();
     let accepted = (before - failed.len()) as u64;
-    (failed, accepted)
+    (failed, accepted, last_failure.map(RecordFailure::from))
 }
 
 #[cfg(test)]
@@ -246,7 +259,9 @@ mod tests {
     use crate::pace::Limit;
     use std::cell::RefCell;
 
-    type Respond = Box<dyn Fn(usize, &[Vec<u8>]) -> Result<Vec<Option<String>>, SinkError>>;
+    use crate::report::error_chain;
+
+    type Respond = Box<dyn Fn(usize, &[Vec<u8>]) -> Result<Vec<Option<EntryError>>, SinkError>>;
 
     /// One `put_batch` call as the sink saw it.
     #[derive(Debug, Clone)]
@@ -267,7 +282,7 @@ mod tests {
 
     impl MemorySink {
         fn new(
-            respond: impl Fn(usize, &[Vec<u8>]) -> Result<Vec<Option<String>>, SinkError> + 'static,
+            respond: impl Fn(usize, &[Vec<u8>]) -> Result<Vec<Option<EntryError>>, SinkError> + 'static,
         ) -> Self {
             Self {
                 created: Instant::now(),
@@ -302,7 +317,10 @@ mod tests {
     }
 
     impl RecordSink for MemorySink {
-        async fn put_batch(&self, records: &[Vec<u8>]) -> Result<Vec<Option<String>>, SinkError> {
+        async fn put_batch(
+            &self,
+            records: &[Vec<u8>],
+        ) -> Result<Vec<Option<EntryError>>, SinkError> {
             let call = self.calls.borrow().len();
             self.calls.borrow_mut().push(Call {
                 at: self.created.elapsed(),
@@ -322,6 +340,18 @@ mod tests {
             self.linger = linger;
             self
         }
+    }
+
+    fn entry_error(code: &str, message: Option<&str>) -> EntryError {
+        EntryError {
+            code: code.to_owned(),
+            message: message.map(str::to_owned),
+        }
+    }
+
+    /// Why the last record given up on failed, causes included.
+    fn last_failure(outcome: &Outcome) -> Option<String> {
+        outcome.last_failure.as_ref().map(|f| error_chain(f))
     }
 
     /// Every record due in the first millisecond, the clock's smallest step: the schedule never
@@ -450,7 +480,7 @@ mod tests {
             }
         );
         assert_eq!(
-            outcome.last_failure.as_deref(),
+            last_failure(&outcome).as_deref(),
             Some("a record of 1024001 bytes is over the 1024000-byte limit")
         );
     }
@@ -461,7 +491,8 @@ mod tests {
         let sink = MemorySink::new(|call, records| {
             Ok((0..records.len())
                 .map(|i| {
-                    (call == 0 && i % 3 == 0).then(|| "ServiceUnavailableException".to_owned())
+                    (call == 0 && i % 3 == 0)
+                        .then(|| entry_error("ServiceUnavailableException", None))
                 })
                 .collect())
         });
@@ -488,7 +519,7 @@ mod tests {
                 failed: 0
             }
         );
-        assert_eq!(outcome.last_failure, None);
+        assert!(outcome.last_failure.is_none());
         assert_eq!(producer.sink.times_from_first(), [ms(0), ms(100)]);
     }
 
@@ -499,7 +530,7 @@ mod tests {
         let sink = MemorySink::new(|call, records| {
             Ok(records
                 .iter()
-                .map(|r| (call < number(r) as usize).then(|| "InternalFailure".to_owned()))
+                .map(|r| (call < number(r) as usize).then(|| entry_error("InternalFailure", None)))
                 .collect())
         });
         let producer = Producer::with_defaults(sink);
@@ -521,7 +552,10 @@ mod tests {
         let sink = MemorySink::new(|_, records| {
             Ok(records
                 .iter()
-                .map(|r| (r[0] == b'!').then(|| "ServiceUnavailableException: slow down".into()))
+                .map(|r| {
+                    (r[0] == b'!')
+                        .then(|| entry_error("ServiceUnavailableException", Some("slow down")))
+                })
                 .collect())
         });
         let mut input = records(3, 10);
@@ -545,7 +579,7 @@ mod tests {
             }
         );
         assert_eq!(
-            outcome.last_failure.as_deref(),
+            last_failure(&outcome).as_deref(),
             Some("ServiceUnavailableException: slow down")
         );
         assert!(
@@ -591,12 +625,22 @@ mod tests {
                 failed: 600
             }
         );
-        assert_eq!(outcome.last_failure.as_deref(), Some("connection refused"));
+        assert_eq!(
+            last_failure(&outcome).as_deref(),
+            Some("PutRecordBatch failed: connection refused"),
+            "the cause is kept"
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_fatal_error_stops_the_run_at_once() {
-        let sink = MemorySink::new(|_, _| Err(SinkError::Fatal("stream not found".into())));
+        let sink = MemorySink::new(|_, _| {
+            Err(SinkError::StreamNotFound {
+                stream: "S".into(),
+                region: "us-east-1".into(),
+                cause: "ResourceNotFoundException".into(),
+            })
+        });
         let producer = Producer::with_defaults(sink);
         let outcome = producer.run(records(1200, 10), fast(1200), |_| {}).await;
         assert_eq!(
@@ -613,8 +657,8 @@ mod tests {
             }
         );
         assert_eq!(
-            outcome.stopped,
-            Some(SinkError::Fatal("stream not found".into()))
+            outcome.stopped.as_ref().map(|e| error_chain(e)).as_deref(),
+            Some("Firehose stream \"S\" not found in us-east-1: ResourceNotFoundException")
         );
     }
 

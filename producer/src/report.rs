@@ -73,7 +73,7 @@ fn final_lines(stream: &str, outcome: &Outcome) -> (Option<String>, String) {
             let records = if failed == 1 { "record" } else { "records" };
             format!(
                 "clickstream-send: {failed} {records} failed; the last because: {}",
-                one_line(reason)
+                error_chain(reason)
             )
         })
     };
@@ -103,14 +103,15 @@ pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
 }
 
 /// `text` with every run of whitespace, newlines included, made one space.
-pub(crate) fn one_line(text: &str) -> String {
+fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sink::SinkError;
+    use crate::producer::RecordFailure;
+    use crate::sink::{EntryError, SinkError};
 
     #[test]
     fn error_texts_are_one_line() {
@@ -145,7 +146,10 @@ mod tests {
                 retried: 3,
                 failed: 2,
             },
-            last_failure: Some("ServiceUnavailableException:\nSlow down.".to_owned()),
+            last_failure: Some(RecordFailure::Rejected(EntryError {
+                code: "ServiceUnavailableException".to_owned(),
+                message: Some("Slow\n down.".to_owned()),
+            })),
             ..Outcome::default()
         };
         assert_eq!(
@@ -170,15 +174,23 @@ mod tests {
                 retried: 0,
                 failed: 10,
             },
-            stopped: Some(SinkError::Fatal(
-                "Firehose stream \"NoSuchStream\" not found in us-east-1".to_owned(),
-            )),
+            stopped: Some(SinkError::StreamNotFound {
+                stream: "NoSuchStream".to_owned(),
+                region: "us-east-1".to_owned(),
+                cause: "ResourceNotFoundException: Firehose NoSuchStream under account \
+                        123456789012 not found."
+                    .into(),
+            }),
             last_failure: None,
         };
         let (error, summary) = final_lines("NoSuchStream", &outcome);
         assert_eq!(
             error.as_deref(),
-            Some("clickstream-send: Firehose stream \"NoSuchStream\" not found in us-east-1")
+            Some(
+                "clickstream-send: Firehose stream \"NoSuchStream\" not found in us-east-1: \
+                 ResourceNotFoundException: Firehose NoSuchStream under account 123456789012 \
+                 not found."
+            )
         );
         assert_eq!(summary, "NoSuchStream: sent 0, retried 0, failed 10");
         assert_eq!(finish("S", &outcome), ExitCode::FAILURE);
