@@ -19,11 +19,14 @@ pub(crate) const DEFAULT_COUNT: u64 = 100;
         Records are shaped like the lab producer's (timestamp, user_id, page_url, event_type, \
         element_id, x/y coordinates, anomaly_detected), one JSON object per record followed by a \
         newline, stamped with the time they are made. They go out with PutRecordBatch, at most \
-        500 records and 4 MiB per call, a call at least every second. Only the entries a call \
-        reports failed are sent again, and a whole call that fails for throttling or the \
-        network is sent again: 5 attempts in all, waiting 100 ms, doubling, at most 2 s. \
-        Records that fail all 5 count as failed; an unknown stream or a refused permission \
-        stops the run at once.\n\n\
+        500 records and 4 MiB per call, a call at least every second.\n\n\
+        Each record gets at most 5 attempts in all. A whole call that fails for throttling, a \
+        server error, a timeout or the network is sent again by the AWS SDK (its standard retry \
+        mode: a random wait of up to 100 ms, doubling, at most 2 s). When a call succeeds but \
+        reports some entries failed, only those entries are sent again, after 100 ms, doubling, \
+        at most 2 s, with the attempts they have left. Records that still fail count as \
+        failed and the run goes on; an unknown stream or a refused permission stops it at \
+        once.\n\n\
         At the end one line goes to standard output: `STREAM: sent N, retried N, failed N`. The \
         exit status is 0 when no record failed and 1 otherwise.",
     after_help = "Credentials and region come from the standard AWS chain: environment \

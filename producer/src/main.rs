@@ -41,7 +41,8 @@ fn main() -> ExitCode {
 
 /// Connects to the stream, sends the records and reports what became of them.
 async fn send(args: Args) -> ExitCode {
-    let sink = match FirehoseSink::from_env(&args.stream).await {
+    let retry = RetryPolicy::default();
+    let sink = match FirehoseSink::from_env(&args.stream, retry).await {
         Ok(sink) => sink,
         Err(e) => {
             eprintln!("{}", report::error_line(&e));
@@ -51,7 +52,7 @@ async fn send(args: Args) -> ExitCode {
     let seed = args.seed.unwrap_or_else(|| fastrand::u64(..));
     let records = clicks::click_records(seed, args.anomaly_rate);
     let mut progress = Progress::new(&args.stream);
-    let outcome = Producer::new(sink, RetryPolicy::default())
+    let outcome = Producer::new(sink, retry)
         .run(records, args.pace(), |summary| progress.update(summary))
         .await;
     progress.clear();

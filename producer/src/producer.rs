@@ -1,9 +1,13 @@
 //! The run loop: records taken as they fall due, gathered into batches, and each batch delivered
-//! to a [`RecordSink`] with retries, until the limit, the records or a fatal error end the run.
+//! to a [`RecordSink`], until the limit, the records or a fatal error end the run.
 //!
 //! One batch is delivered at a time: the loop waits for a call (and its retries) before taking
 //! more records, and the schedule catches up afterwards, so a slow stream slows nothing but the
 //! moment records go out.
+//!
+//! Two kinds of retry share one budget of attempts per record. The sink (the AWS SDK) retries a
+//! whole call that failed; this loop resends only the entries a call that succeeded reports
+//! failed, which the SDK does not do, so records the stream accepted are never sent twice.
 
 use std::fmt;
 use std::time::Duration;
@@ -20,7 +24,7 @@ use crate::sink::{EntryError, RecordSink, SinkError};
 pub(crate) struct Summary {
     /// Records the stream accepted.
     pub(crate) sent: u64,
-    /// Records put again after a failure, once per retry.
+    /// Records put again after a failure, once per resend, whichever retry sent them.
     pub(crate) retried: u64,
     /// Records given up on.
     pub(crate) failed: u64,
@@ -47,8 +51,8 @@ pub(crate) struct Outcome {
 }
 
 impl Outcome {
-    fn give_up(&mut self, reason: RecordFailure) {
-        self.summary.failed += 1;
+    fn give_up(&mut self, records: usize, reason: RecordFailure) {
+        self.summary.failed += records as u64;
         self.last_failure = Some(reason);
     }
 }
@@ -65,9 +69,13 @@ pub(crate) enum RecordFailure {
     /// The sink broke its contract of one result per record.
     #[error("the response has {results} results for {records} records")]
     Unmatched { results: usize, records: usize },
-    /// The whole call failed on its last attempt.
-    #[error(transparent)]
-    Call(#[from] SinkError),
+    /// The whole call failed on every attempt the sink made.
+    #[error("PutRecordBatch failed {}", times(.attempts))]
+    Call {
+        attempts: u32,
+        #[source]
+        error: SinkError,
+    },
 }
 
 /// A run in progress: the batch being filled, the totals, and who hears them.
@@ -162,7 +170,7 @@ impl<S: RecordSink> Producer<S> {
     ) -> Result<(), SinkError> {
         if batch::too_large(&record) {
             let bytes = record.len();
-            run.outcome.give_up(RecordFailure::TooLarge { bytes });
+            run.outcome.give_up(1, RecordFailure::TooLarge { bytes });
             return Ok(());
         }
         if !run.batch.fits(&record) {
@@ -186,49 +194,73 @@ impl<S: RecordSink> Producer<S> {
         delivered
     }
 
-    /// Puts `pending` until every record is accepted or the attempts run out, each time resending
-    /// only the records that failed, so accepted ones are not duplicated downstream.
+    /// Puts `pending` until every record is accepted or its attempts are spent.
+    ///
+    /// Each call may be sent several times by the sink; every attempt counts against the
+    /// records' budget, and the next call gets only what is left, so no record is sent more than
+    /// `retry.attempts` times. Between calls it waits as the policy says for the attempts spent.
     async fn deliver(
         &self,
         mut pending: Vec<Vec<u8>>,
         outcome: &mut Outcome,
     ) -> Result<(), SinkError> {
-        let mut last_failure = None;
-        for attempt in 0..self.retry.attempts.max(1) {
-            if attempt > 0 {
-                tokio::time::sleep(self.retry.delay(attempt)).await;
-                outcome.summary.retried += pending.len() as u64;
-            }
-            match self.sink.put_batch(&pending).await {
+        let budget = self.retry.attempts.max(1);
+        let mut spent = 0;
+        loop {
+            let called = self.sink.put_batch(&pending, budget - spent).await;
+            outcome.summary.retried += resends(pending.len(), called.attempts, spent == 0);
+            // A call that sent nothing still counts, so this loop ends.
+            spent = (spent + called.attempts.max(1)).min(budget);
+            let failure = match called.result {
                 Ok(results) => {
-                    let accepted;
-                    (pending, accepted, last_failure) = settle(pending, results);
-                    outcome.summary.sent += accepted;
-                    if pending.is_empty() {
-                        return Ok(());
+                    let settled = settle(pending, results);
+                    outcome.summary.sent += settled.accepted;
+                    pending = settled.failed;
+                    match settled.last_failure {
+                        Some(failure) => failure,
+                        None => return Ok(()),
                     }
                 }
-                Err(fatal) if fatal.is_fatal() => {
+                Err(error) if error.is_fatal() => {
                     outcome.summary.failed += pending.len() as u64;
-                    return Err(fatal);
+                    return Err(error);
                 }
-                Err(transient) => last_failure = Some(transient.into()),
+                Err(error) => {
+                    // The sink has retried the whole call as often as it could; more calls
+                    // would only stack more attempts on the same failure.
+                    spent = budget;
+                    RecordFailure::Call {
+                        attempts: called.attempts,
+                        error,
+                    }
+                }
+            };
+            if spent >= budget {
+                outcome.give_up(pending.len(), failure);
+                return Ok(());
             }
+            tokio::time::sleep(self.retry.delay(spent)).await;
         }
-        outcome.summary.failed += pending.len() as u64;
-        if last_failure.is_some() {
-            outcome.last_failure = last_failure;
-        }
-        Ok(())
     }
 }
 
-/// Splits a call's records by their results: the ones still to send, how many were accepted,
-/// and why the last failed one failed.
-fn settle(
-    pending: Vec<Vec<u8>>,
-    results: Vec<Option<EntryError>>,
-) -> (Vec<Vec<u8>>, u64, Option<RecordFailure>) {
+/// Records sent again by a call of `attempts` attempts: all of them but the first attempt of
+/// the first call.
+fn resends(records: usize, attempts: u32, first_call: bool) -> u64 {
+    let again = attempts.saturating_sub(u32::from(first_call));
+    records as u64 * u64::from(again)
+}
+
+/// A call's records sorted by their results.
+struct Settled {
+    /// The records to send again, in order.
+    failed: Vec<Vec<u8>>,
+    accepted: u64,
+    /// Why the last failed record failed; `None` exactly when none did.
+    last_failure: Option<RecordFailure>,
+}
+
+fn settle(pending: Vec<Vec<u8>>, results: Vec<Option<EntryError>>) -> Settled {
     if results.len() != pending.len() {
         // Without a result per record there is no telling which were accepted; sending all again
         // risks duplicates, which Firehose's at-least-once delivery allows anyway.
@@ -236,7 +268,11 @@ fn settle(
             results: results.len(),
             records: pending.len(),
         };
-        return (pending, 0, Some(unmatched));
+        return Settled {
+            failed: pending,
+            accepted: 0,
+            last_failure: Some(unmatched),
+        };
     }
     let before = pending.len();
     let mut last_failure = None;
@@ -248,8 +284,19 @@ fn settle(
             Some(record)
         })
         .collect();
-    let accepted = (before - failed.len()) as u64;
-    (failed, accepted, last_failure.map(RecordFailure::from))
+    Settled {
+        accepted: (before - failed.len()) as u64,
+        failed,
+        last_failure: last_failure.map(RecordFailure::from),
+    }
+}
+
+/// "once", "2 times", ...
+fn times(count: &u32) -> String {
+    match count {
+        1 => "once".to_owned(),
+        n => format!("{n} times"),
+    }
 }
 
 #[cfg(test)]
@@ -260,8 +307,10 @@ mod tests {
     use std::cell::RefCell;
 
     use crate::report::error_chain;
+    use crate::sink::Called;
 
-    type Respond = Box<dyn Fn(usize, &[Vec<u8>]) -> Result<Vec<Option<EntryError>>, SinkError>>;
+    type Results = Result<Vec<Option<EntryError>>, SinkError>;
+    type Respond = Box<dyn Fn(usize, &[Vec<u8>], u32) -> Called>;
 
     /// One `put_batch` call as the sink saw it.
     #[derive(Debug, Clone)]
@@ -269,9 +318,10 @@ mod tests {
         /// When, from the sink's creation (the clock is tokio's, paused in these tests).
         at: Duration,
         records: Vec<Vec<u8>>,
+        max_attempts: u32,
     }
 
-    /// Remembers every call; `respond` gets the call's number and records.
+    /// Remembers every call; `respond` gets the call's number, records and attempts allowed.
     struct MemorySink {
         created: Instant,
         /// How long each call takes.
@@ -281,9 +331,16 @@ mod tests {
     }
 
     impl MemorySink {
-        fn new(
-            respond: impl Fn(usize, &[Vec<u8>]) -> Result<Vec<Option<EntryError>>, SinkError> + 'static,
-        ) -> Self {
+        /// A sink that sends each call once: no retry of its own.
+        fn new(respond: impl Fn(usize, &[Vec<u8>]) -> Results + 'static) -> Self {
+            Self::retrying(move |call, records, _| Called {
+                attempts: 1,
+                result: respond(call, records),
+            })
+        }
+
+        /// A sink that says how many attempts each call took, as the AWS SDK's retries would.
+        fn retrying(respond: impl Fn(usize, &[Vec<u8>], u32) -> Called + 'static) -> Self {
             Self {
                 created: Instant::now(),
                 latency: Duration::ZERO,
@@ -304,6 +361,10 @@ mod tests {
             self.calls().into_iter().map(|call| call.records).collect()
         }
 
+        fn max_attempts(&self) -> Vec<u32> {
+            self.calls().iter().map(|call| call.max_attempts).collect()
+        }
+
         fn times(&self) -> Vec<Duration> {
             self.calls().iter().map(|call| call.at).collect()
         }
@@ -317,17 +378,20 @@ mod tests {
     }
 
     impl RecordSink for MemorySink {
-        async fn put_batch(
-            &self,
-            records: &[Vec<u8>],
-        ) -> Result<Vec<Option<EntryError>>, SinkError> {
+        async fn put_batch(&self, records: &[Vec<u8>], max_attempts: u32) -> Called {
             let call = self.calls.borrow().len();
             self.calls.borrow_mut().push(Call {
                 at: self.created.elapsed(),
                 records: records.to_vec(),
+                max_attempts,
             });
             tokio::time::sleep(self.latency).await;
-            (self.respond)(call, records)
+            let called = (self.respond)(call, records, max_attempts);
+            assert!(
+                (1..=max_attempts).contains(&called.attempts),
+                "a sink never makes more attempts than allowed"
+            );
+            called
         }
     }
 
@@ -564,6 +628,7 @@ mod tests {
         let outcome = producer.run(input, fast(3), |_| {}).await;
         let batches = producer.sink.batches();
         assert_eq!(batches.len(), 5, "exactly the attempts allowed");
+        assert_eq!(producer.sink.max_attempts(), [5, 4, 3, 2, 1]);
         assert!(batches[1..].iter().all(|batch| batch.len() == 1));
         // Waits of 100, 200, 400 and 800 ms between them.
         assert_eq!(
@@ -589,20 +654,20 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn whole_call_errors_are_retried_for_all_records_and_bounded() {
-        let flaky = MemorySink::new(|call, records| {
-            if call < 2 {
-                Err(SinkError::Transient(
-                    "ThrottlingException: rate exceeded".into(),
-                ))
-            } else {
-                Ok(vec![None; records.len()])
-            }
+    async fn every_attempt_of_a_call_the_sink_retried_counts_as_a_resend() {
+        // The sink (the SDK) needed three attempts for the whole call: two resends of 7 records.
+        let sink = MemorySink::retrying(|_, records, _| Called {
+            attempts: 3,
+            result: Ok(vec![None; records.len()]),
         });
-        let producer = Producer::with_defaults(flaky);
+        let producer = Producer::with_defaults(sink);
         let outcome = producer.run(records(7, 10), fast(7), |_| {}).await;
-        assert_eq!(producer.sink.batches().len(), 3);
-        assert!(producer.sink.batches().iter().all(|call| call.len() == 7));
+        assert_eq!(
+            producer.sink.batches().len(),
+            1,
+            "no call of our own on top"
+        );
+        assert_eq!(producer.sink.max_attempts(), [5]);
         assert_eq!(
             outcome.summary,
             Summary {
@@ -611,12 +676,28 @@ mod tests {
                 failed: 0
             }
         );
+    }
 
-        let down = MemorySink::new(|_, _| Err(SinkError::Transient("connection refused".into())));
+    #[tokio::test(start_paused = true)]
+    async fn a_call_still_failing_after_the_sink_s_retries_fails_its_records_and_the_run_goes_on() {
+        let down = MemorySink::retrying(|_, _, max_attempts| Called {
+            attempts: max_attempts,
+            result: Err(SinkError::Transient("connection refused".into())),
+        });
         let producer = Producer::with_defaults(down);
         let outcome = producer.run(records(600, 10), fast(600), |_| {}).await;
-        // Two batches (500 + 100), five attempts each, then the records count as failed.
-        assert_eq!(producer.sink.batches().len(), 10);
+        // Two batches (500 + 100), one call each: the sink made its five attempts, and sending
+        // the call again would only stack more attempts on the same failure.
+        assert_eq!(
+            producer
+                .sink
+                .batches()
+                .iter()
+                .map(Vec::len)
+                .collect::<Vec<_>>(),
+            [500, 100]
+        );
+        assert_eq!(producer.sink.max_attempts(), [5, 5]);
         assert_eq!(
             outcome.summary,
             Summary {
@@ -625,10 +706,87 @@ mod tests {
                 failed: 600
             }
         );
+        assert!(outcome.stopped.is_none());
         assert_eq!(
             last_failure(&outcome).as_deref(),
-            Some("PutRecordBatch failed: connection refused"),
+            Some("PutRecordBatch failed 5 times: connection refused"),
             "the cause is kept"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_entries_then_a_failed_whole_call_count_every_resend() {
+        // As the integration test's scripted Firehose: the first call fails every third entry;
+        // their resend fails as a whole once, and the sink's own retry gets it through.
+        let sink = MemorySink::retrying(|call, records, _| match call {
+            0 => Called {
+                attempts: 1,
+                result: Ok((0..records.len())
+                    .map(|i| (i % 3 == 0).then(|| entry_error("ServiceUnavailableException", None)))
+                    .collect()),
+            },
+            _ => Called {
+                attempts: 2,
+                result: Ok(vec![None; records.len()]),
+            },
+        });
+        let producer = Producer::with_defaults(sink);
+        let outcome = producer.run(records(30, 10), fast(30), |_| {}).await;
+        assert_eq!(
+            producer
+                .sink
+                .batches()
+                .iter()
+                .map(Vec::len)
+                .collect::<Vec<_>>(),
+            [30, 10]
+        );
+        assert_eq!(producer.sink.max_attempts(), [5, 4], "the budget shrinks");
+        assert_eq!(
+            outcome.summary,
+            Summary {
+                sent: 30,
+                retried: 20,
+                failed: 0
+            }
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_record_is_never_sent_more_than_5_times_in_all() {
+        // Each call takes two attempts (the sink retried it once) and still reports the first
+        // entry failed: 2 + 2 + 1 attempts, then it is given up.
+        let sink = MemorySink::retrying(|_, records, max_attempts| Called {
+            attempts: max_attempts.min(2),
+            result: Ok((0..records.len())
+                .map(|i| (i == 0).then(|| entry_error("InternalFailure", Some("try again"))))
+                .collect()),
+        });
+        let producer = Producer::with_defaults(sink);
+        let outcome = producer.run(records(4, 10), fast(4), |_| {}).await;
+        assert_eq!(producer.sink.max_attempts(), [5, 3, 1]);
+        assert_eq!(
+            producer
+                .sink
+                .batches()
+                .iter()
+                .map(Vec::len)
+                .collect::<Vec<_>>(),
+            [4, 1, 1]
+        );
+        // The waits follow the attempts spent: 200 ms after two, 800 ms after four.
+        assert_eq!(producer.sink.times_from_first(), [0, 200, 1000].map(ms));
+        assert_eq!(
+            outcome.summary,
+            Summary {
+                sent: 3,
+                retried: 4 + 2 + 1,
+                failed: 1
+            }
+        );
+        assert_eq!(
+            last_failure(&outcome).as_deref(),
+            Some("InternalFailure: try again")
         );
     }
 

@@ -1,12 +1,13 @@
-//! How often and how patiently records are put again: one policy, so what `--help` promises
-//! holds wherever a retry happens.
+//! How often and how patiently records are put again. One policy serves both kinds of retry:
+//! the AWS SDK's, of whole calls (configured from it in `firehose_sink`), and the run loop's
+//! resending of failed entries, so what `--help` promises holds wherever a retry happens.
 
 use std::time::Duration;
 
 /// Attempts per record and the waits between them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct RetryPolicy {
-    /// Attempts per record in all, the first included.
+    /// Attempts per record in all, the first included, whichever kind of retry makes them.
     pub(crate) attempts: u32,
     pub(crate) first_delay: Duration,
     pub(crate) max_delay: Duration,
@@ -23,7 +24,8 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The wait before retry `retry` (1 for the second attempt): doubling, then capped.
+    /// The wait before resending failed entries after `retry` attempts (1 for the second
+    /// attempt): doubling, then capped. The SDK waits a random share of the same.
     pub(crate) fn delay(&self, retry: u32) -> Duration {
         let factor = 1u32
             .checked_shl(retry.saturating_sub(1))

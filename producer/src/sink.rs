@@ -1,5 +1,10 @@
-//! Where batches go. Pacing, batching and retries talk to a [`RecordSink`] rather than to AWS,
-//! so tests drive them against memory and only the Firehose adapter needs the network.
+//! Where batches go. Pacing, batching and the resending of failed entries talk to a
+//! [`RecordSink`] rather than to AWS, so tests drive them against memory and only the Firehose
+//! adapter needs the network.
+//!
+//! A sink retries a whole call itself (the AWS SDK does, for Firehose) but never resends single
+//! entries: it reports how many attempts it made, so the caller can count every resend and keep
+//! a record's attempts within one budget.
 
 use std::fmt;
 
@@ -10,9 +15,10 @@ pub(crate) type Cause = Box<dyn std::error::Error + Send + Sync>;
 /// Why a whole `PutRecordBatch` call failed.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum SinkError {
-    /// Throttling, a server error, a timeout or the network: another try may succeed.
-    #[error("PutRecordBatch failed")]
-    Transient(#[source] Cause),
+    /// Throttling, a server error, a timeout or the network, on every attempt the sink made:
+    /// this call's records are lost, but a later call may succeed.
+    #[error(transparent)]
+    Transient(Cause),
     /// No record can ever reach a stream that does not exist.
     #[error("Firehose stream {stream:?} not found in {region}")]
     StreamNotFound {
@@ -58,11 +64,20 @@ impl fmt::Display for EntryError {
     }
 }
 
+/// What one call made of its records.
+#[derive(Debug)]
+pub(crate) struct Called {
+    /// Times the request was sent, the sink's own retries of the whole call included.
+    pub(crate) attempts: u32,
+    /// Per record and in order, `None` if the stream accepted it or why not; or why the whole
+    /// call failed.
+    pub(crate) result: Result<Vec<Option<EntryError>>, SinkError>,
+}
+
 /// A Firehose stream, or memory in tests.
 pub(crate) trait RecordSink {
-    /// Puts `records` in one call. On success, per record and in order, `None` if it was
-    /// accepted or why not.
-    async fn put_batch(&self, records: &[Vec<u8>]) -> Result<Vec<Option<EntryError>>, SinkError>;
+    /// Puts `records` in one call, sending it at most `max_attempts` times (at least once).
+    async fn put_batch(&self, records: &[Vec<u8>], max_attempts: u32) -> Called;
 }
 
 #[cfg(test)]
