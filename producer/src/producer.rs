@@ -612,6 +612,35 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn without_a_result_per_record_all_are_sent_again() {
+        let sink = MemorySink::new(|call, records| match call {
+            0 => Ok(vec![None; records.len() - 1]),
+            _ => Ok(vec![None; records.len()]),
+        });
+        let producer = Producer::with_defaults(sink);
+        let outcome = producer.run(records(5, 10), fast(5), |_| {}).await;
+        assert_eq!(producer.sink.batches(), [records(5, 10), records(5, 10)]);
+        assert_eq!(
+            outcome.summary,
+            Summary {
+                sent: 5,
+                retried: 5,
+                failed: 0
+            }
+        );
+
+        let short = MemorySink::new(|_, _| Ok(Vec::new()));
+        let producer = Producer::with_defaults(short);
+        let outcome = producer.run(records(3, 10), fast(3), |_| {}).await;
+        assert_eq!(producer.sink.batches().len(), 5);
+        assert_eq!(outcome.summary.failed, 3);
+        assert_eq!(
+            last_failure(&outcome).as_deref(),
+            Some("the response has 0 results for 3 records")
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_record_that_keeps_failing_is_given_up_after_the_last_attempt() {
         let sink = MemorySink::new(|_, records| {
             Ok(records
