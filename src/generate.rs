@@ -1,4 +1,6 @@
 //! Synthetic click events shaped like the lab producer's, for samples, tests and benchmarks.
+//! The `clickstream-send` crate (`producer/`) makes its records with [`ClickGenerator`] and
+//! [`Click::to_json`], so those stay public.
 //!
 //! The lab's producer sent, per click, Python's `json.dumps` of
 //! `{"timestamp": datetime.now().isoformat(), "user_id": 1..1000, "page_url": "/pagina-1..10",

@@ -11,6 +11,9 @@
 //! Around it, thin adapters: [`Handler`] (one invocation), `adapter` (the Lambda runtime, SNS,
 //! the dry run) and [`cli`] (the command line).
 //!
+//! The `clickstream-send` producer is a crate of its own (`producer/`), which reuses
+//! [`generate`]; the Lambda bootstrap never compiles its Firehose client.
+//!
 //! The public API is what the binaries, benchmarks and the producer crate need; the rest is
 //! `pub(crate)`, so the compiler reports what nothing uses.
 
@@ -22,7 +25,6 @@ mod event;
 pub mod generate;
 mod handler;
 mod metrics;
-pub mod producer;
 mod transform;
 
 pub use alert::compose::Alert;

@@ -82,7 +82,7 @@ def aws_env(endpoint):
 
 
 def send(*args, endpoint=None):
-    assert BINARY.exists(), f"{BINARY} is not built (cargo build --bin clickstream-send)"
+    assert BINARY.exists(), f"{BINARY} is not built (cargo build -p clickstream-send)"
     return subprocess.run(
         [str(BINARY), *args],
         env=aws_env(endpoint or ENDPOINT),
