@@ -5,10 +5,12 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::detect::settings::DetectSettings;
+
 /// Default quiet period between two alerts for the same source.
 pub(crate) const DEFAULT_ALERT_COOLDOWN: Duration = Duration::from_secs(300);
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// `DROP_EVENT_TYPES`: `event_type` values answered `Dropped`, comma separated.
     pub drop_event_types: Vec<String>,
@@ -19,13 +21,117 @@ pub struct Config {
     /// `PROCESSED_DATA_URI`: where the processed records land (`s3://bucket/weblogs/`), named in
     /// alerts; optional.
     pub processed_data_uri: Option<String>,
+    /// The detectors (`DETECT_*`, `BURST_*`, `RATE_*`).
+    pub(crate) detect: DetectSettings,
 }
 
 /// A variable that is set but cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Error)]
 pub enum ConfigError {
     #[error("{name} must be a whole number of seconds, got {value:?}")]
     NotSeconds { name: &'static str, value: String },
+    #[error("{name} must be true or false (or 1 or 0, on or off), got {value:?}")]
+    NotBool { name: &'static str, value: String },
+    #[error("{name} must be a number from {min} to {max}, got {value:?}")]
+    OutOfRange {
+        name: &'static str,
+        value: String,
+        min: f64,
+        max: f64,
+    },
+}
+
+/// A set, non-blank variable, trimmed.
+fn set(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    lookup(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+fn flag(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    let Some(value) = set(lookup, name) else {
+        return Ok(default);
+    };
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "on" | "yes" => Ok(true),
+        "0" | "false" | "off" | "no" => Ok(false),
+        _ => Err(ConfigError::NotBool { name, value }),
+    }
+}
+
+fn number(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: f64,
+    (min, max): (f64, f64),
+) -> Result<f64, ConfigError> {
+    let Some(value) = set(lookup, name) else {
+        return Ok(default);
+    };
+    match value.parse::<f64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(ConfigError::OutOfRange {
+            name,
+            value,
+            min,
+            max,
+        }),
+    }
+}
+
+/// A whole number in range.
+fn count(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+    (min, max): (u64, u64),
+) -> Result<u64, ConfigError> {
+    let n = number(lookup, name, default as f64, (min as f64, max as f64))?;
+    if n.fract() != 0.0 {
+        return Err(ConfigError::OutOfRange {
+            name,
+            value: n.to_string(),
+            min: min as f64,
+            max: max as f64,
+        });
+    }
+    Ok(n as u64)
+}
+
+/// The detectors' settings from the environment.
+fn detect_settings(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<DetectSettings, ConfigError> {
+    let d = DetectSettings::default();
+    let secs = |name, default: Duration, range| {
+        count(lookup, name, default.as_secs(), range).map(Duration::from_secs)
+    };
+    Ok(DetectSettings {
+        producer_flag: flag(lookup, "DETECT_PRODUCER_FLAG", d.producer_flag)?,
+        user_bursts: flag(lookup, "DETECT_USER_BURSTS", d.user_bursts)?,
+        burst_min_clicks: count(
+            lookup,
+            "BURST_MIN_CLICKS",
+            d.burst_min_clicks as u64,
+            (2, 100_000),
+        )? as usize,
+        burst_span: secs("BURST_SECONDS", d.burst_span, (1, 3600))?,
+        rates: flag(lookup, "DETECT_RATES", d.rates)?,
+        window: secs("RATE_WINDOW_SECONDS", d.window, (10, 3600))?,
+        lateness: secs("RATE_LATENESS_SECONDS", d.lateness, (0, 3600))?,
+        threshold: number(lookup, "RATE_THRESHOLD", d.threshold, (1.0, 100.0))?,
+        min_expected: number(lookup, "RATE_MIN_EXPECTED", d.min_expected, (0.0, 1e9))?,
+        tracked_pages: count(
+            lookup,
+            "RATE_TRACKED_PAGES",
+            d.tracked_pages as u64,
+            (1, 1000),
+        )? as usize,
+    })
 }
 
 impl Config {
@@ -71,6 +177,7 @@ impl Config {
             alert_topic_arn,
             alert_cooldown,
             processed_data_uri,
+            detect: detect_settings(&lookup)?,
         })
     }
 }
@@ -135,6 +242,39 @@ mod tests {
         for bad in ["-1", "5m", "1.5"] {
             let err = config(&[("ALERT_COOLDOWN_SECONDS", bad)]).unwrap_err();
             assert!(err.to_string().contains("ALERT_COOLDOWN_SECONDS"), "{err}");
+        }
+    }
+
+    #[test]
+    fn detector_settings_default_and_are_checked() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.detect, DetectSettings::default());
+        let c = config(&[
+            ("DETECT_RATES", "off"),
+            ("DETECT_USER_BURSTS", "0"),
+            ("BURST_MIN_CLICKS", "30"),
+            ("BURST_SECONDS", "5"),
+            ("RATE_WINDOW_SECONDS", "300"),
+            ("RATE_THRESHOLD", "4.5"),
+            ("RATE_TRACKED_PAGES", "200"),
+        ])
+        .unwrap();
+        assert!(!c.detect.rates && !c.detect.user_bursts && c.detect.producer_flag);
+        assert_eq!(c.detect.burst_min_clicks, 30);
+        assert_eq!(c.detect.burst_span, Duration::from_secs(5));
+        assert_eq!(c.detect.window, Duration::from_secs(300));
+        assert_eq!(c.detect.threshold, 4.5);
+        assert_eq!(c.detect.tracked_pages, 200);
+        for (name, bad) in [
+            ("DETECT_RATES", "maybe"),
+            ("BURST_MIN_CLICKS", "1"),
+            ("BURST_MIN_CLICKS", "2.5"),
+            ("RATE_WINDOW_SECONDS", "5"),
+            ("RATE_THRESHOLD", "NaN"),
+            ("RATE_TRACKED_PAGES", "0"),
+        ] {
+            let err = config(&[(name, bad)]).unwrap_err().to_string();
+            assert!(err.contains(name), "{name}={bad}: {err}");
         }
     }
 }

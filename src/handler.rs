@@ -9,6 +9,7 @@ use crate::alert::cooldown::Cooldown;
 use crate::alert::publisher::{AlertPublisher, PublishError};
 use crate::alert::sender::AlertSender;
 use crate::config::Config;
+use crate::detect::streams::MemoryRates;
 use crate::event::{Event, Unrecognized};
 use crate::metrics::InvocationMetrics;
 use crate::transform::{LAMBDA_RESPONSE_LIMIT, TooLarge};
@@ -57,6 +58,8 @@ pub struct Invocation {
 pub struct Handler<P> {
     config: Config,
     alerts: AlertSender<P>,
+    /// The rate detectors' state, in this container's memory.
+    rates: MemoryRates,
     response_limit: usize,
 }
 
@@ -65,6 +68,7 @@ impl<P: AlertPublisher> Handler<P> {
         Self {
             alerts: AlertSender::new(publisher, Cooldown::new(config.alert_cooldown)),
             config,
+            rates: MemoryRates::default(),
             response_limit: LAMBDA_RESPONSE_LIMIT,
         }
     }
@@ -88,6 +92,10 @@ impl<P: AlertPublisher> Handler<P> {
 
     pub(crate) fn alerts(&self) -> &AlertSender<P> {
         &self.alerts
+    }
+
+    pub(crate) fn rates(&self) -> &MemoryRates {
+        &self.rates
     }
 
     pub(crate) fn response_limit(&self) -> usize {
@@ -128,6 +136,7 @@ mod tests {
     use crate::alert::publisher::Delivery;
     use crate::alert::severity::Severity;
     use crate::alert::source::SourceKind;
+    use crate::detect::settings::DetectSettings;
     use base64::Engine as _;
     use base64::engine::general_purpose::STANDARD;
     use serde_json::{Value, json};
@@ -168,6 +177,12 @@ mod tests {
             alert_topic_arn: Some("arn:aws:sns:us-east-1:1:T".into()),
             alert_cooldown: Duration::from_secs(cooldown),
             processed_data_uri: Some("s3://processed/weblogs/".into()),
+            // These tests are about the alert path; the detectors have their own.
+            detect: DetectSettings {
+                user_bursts: false,
+                rates: false,
+                ..DetectSettings::default()
+            },
         }
     }
 

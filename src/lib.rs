@@ -21,6 +21,7 @@ mod adapter;
 mod alert;
 pub mod cli;
 mod config;
+mod detect;
 mod event;
 pub mod generate;
 mod handler;

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 pub(crate) const NAMESPACE: &str = "ClickStream";
 
 /// The counts of one invocation.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct InvocationMetrics {
     pub records_ok: usize,
     pub records_processing_failed: usize,
@@ -23,11 +23,21 @@ pub struct InvocationMetrics {
     pub alerts_published: usize,
     pub alerts_suppressed: usize,
     pub alerts_failed: usize,
+    /// Valid records the producer flagged (`producer_flag`).
+    pub producer_flags: usize,
+    /// Users found clicking faster than a person can.
+    pub user_bursts: usize,
+    /// Rate episodes (site, page, distinct users) that opened.
+    pub rate_episodes: usize,
+    /// Clicks that came after their window was scored.
+    pub late_clicks: usize,
+    /// The site's clicks in the last window scored, and what was expected.
+    pub site_clicks: Option<(f64, f64)>,
 }
 
 impl InvocationMetrics {
-    fn values(&self) -> [(&'static str, usize); 8] {
-        [
+    fn values(&self) -> Vec<(&'static str, Value)> {
+        let mut values: Vec<(&'static str, Value)> = [
             ("RecordsOk", self.records_ok),
             ("RecordsProcessingFailed", self.records_processing_failed),
             ("RecordsDropped", self.records_dropped),
@@ -36,7 +46,21 @@ impl InvocationMetrics {
             ("AlertsPublished", self.alerts_published),
             ("AlertsSuppressed", self.alerts_suppressed),
             ("AlertsFailed", self.alerts_failed),
+            ("ProducerFlags", self.producer_flags),
+            ("UserBursts", self.user_bursts),
+            ("RateEpisodes", self.rate_episodes),
+            ("LateClicks", self.late_clicks),
         ]
+        .into_iter()
+        .map(|(name, n)| (name, Value::from(n)))
+        .collect();
+        // Only when a window closed: a zero would read as a site that went silent.
+        if let Some((clicks, expected)) = self.site_clicks {
+            values.push(("SiteClicks", Value::from(clicks)));
+            let expected = (expected * 100.0).round() / 100.0;
+            values.push(("SiteClicksExpected", Value::from(expected)));
+        }
+        values
     }
 
     /// The EMF line, dimensioned by event source (`firehose`, `kinesis-stream`, ...).
@@ -60,7 +84,7 @@ impl InvocationMetrics {
         );
         root.insert("EventSource".into(), Value::from(source));
         for (name, value) in values {
-            root.insert(name.into(), Value::from(value));
+            root.insert(name.into(), value);
         }
         Value::Object(root).to_string()
     }
@@ -125,6 +149,7 @@ mod tests {
             alerts_published: 1,
             alerts_suppressed: 0,
             alerts_failed: 0,
+            ..InvocationMetrics::default()
         };
         let line = m.emf_line("firehose", "2026-11-27T10:00:00Z".parse().unwrap());
         check_emf(&line);

@@ -150,7 +150,7 @@ fn storm_control_behaves_as_live_on_the_batches_own_clock() {
     );
     // Firehose anomalies name their page, user and time.
     let first = &alerts[0]["anomalies"][0];
-    assert_eq!(first["metric"], "anomaly_detected");
+    assert_eq!(first["metric"], "producer_flag");
     assert_eq!(first["page_url"], "/pagina-0");
     assert_eq!(first["user_id"], "0");
     assert_eq!(first["detected_at"], "2026-11-27T09:59:58.000Z");

@@ -15,6 +15,7 @@ use super::digest::{Digest, LIST_MAX};
 use super::sanitize::{ascii_text, gsm_text, number, unicode_text};
 use super::severity::{Severity, max_score};
 use super::source::{Source, SourceKind};
+use super::words::{self, Style};
 use crate::transform::timestamp::format_millis;
 
 /// SMS length we write: one GSM-7 segment is 160; 140 leaves room for the sender prefix that
@@ -81,18 +82,34 @@ struct Facts<'a> {
 }
 
 impl Facts<'_> {
+    /// The first finding in words, when a detector found something.
+    fn words(&self) -> Option<String> {
+        self.digest
+            .findings()
+            .first()
+            .and_then(|f| words::sentence(f, Style::Ascii))
+    }
+
+    /// What happened in words when a detector found it, else how many anomalies from where.
     fn headline(&self) -> String {
+        let severity = self.severity.as_str().to_uppercase();
+        if let Some(words) = self.words() {
+            return format!("ClickStream {severity}: {words}");
+        }
         let noun = if self.count == 1 {
             "anomaly"
         } else {
             "anomalies"
         };
         format!(
-            "ClickStream {}: {} {noun} from {}",
-            self.severity.as_str().to_uppercase(),
+            "ClickStream {severity}: {} {noun} from {}",
             self.count,
             self.source.short_name()
         )
+    }
+
+    fn worded(&self) -> bool {
+        self.words().is_some()
     }
 }
 
@@ -132,9 +149,18 @@ pub(crate) fn compose(
     }
 }
 
-/// One GSM-7 segment: what, how many, when, where, how bad.
+/// One GSM-7 segment: what happened in words when a detector found it; else how many, when,
+/// where, how bad.
 fn sms(f: &Facts<'_>) -> String {
     let mut sms = f.headline();
+    if f.worded() {
+        let others = f.count - 1;
+        if others > 0 {
+            let noun = if others == 1 { "anomaly" } else { "anomalies" };
+            let _ = write!(sms, "; +{others} other {noun}");
+        }
+        return gsm_text(&sms, SMS_MAX);
+    }
     if let (_, Some(last)) = f.digest.span() {
         let _ = write!(sms, " at {}Z", last.format("%H:%M"));
     }
@@ -176,6 +202,19 @@ fn summary(r: &mut String, f: &Facts<'_>) {
     );
     let _ = writeln!(r);
     let _ = writeln!(r, "{} {noun} reported.", f.count);
+    let sentences: Vec<String> = f
+        .digest
+        .findings()
+        .iter()
+        .filter_map(|a| words::sentence(a, Style::Unicode))
+        .collect();
+    if !sentences.is_empty() {
+        let _ = writeln!(r);
+        let _ = writeln!(r, "What happened:");
+        for sentence in sentences {
+            let _ = writeln!(r, "  - {sentence}");
+        }
+    }
     if let Some(c) = f.carried {
         let _ = writeln!(
             r,

@@ -29,6 +29,9 @@ pub(crate) struct Digest {
     pages: Counter,
     users: Counter,
     examples: Vec<Anomaly>,
+    /// The detectors' own findings (every metric but `producer_flag`), highest score first:
+    /// what the alert puts in words.
+    findings: Vec<Anomaly>,
     /// Every anomaly, when asked for.
     all: Option<Vec<Anomaly>>,
 }
@@ -61,6 +64,13 @@ impl Digest {
         if let Some(user) = &anomaly.user_id {
             self.users.add(user);
         }
+        if anomaly
+            .metric
+            .as_deref()
+            .is_some_and(|m| m != "producer_flag")
+        {
+            self.keep_finding(&anomaly);
+        }
         if let Some(all) = &mut self.all {
             if self.examples.len() < LIST_MAX {
                 self.examples.push(anomaly.clone());
@@ -69,6 +79,24 @@ impl Digest {
         } else if self.examples.len() < LIST_MAX {
             self.examples.push(anomaly);
         }
+    }
+
+    fn keep_finding(&mut self, anomaly: &Anomaly) {
+        let score = anomaly.score.unwrap_or(0.0);
+        let at = self
+            .findings
+            .iter()
+            .position(|f| f.score.unwrap_or(0.0) < score)
+            .unwrap_or(self.findings.len());
+        if at < LIST_MAX {
+            self.findings.insert(at, anomaly.clone());
+            self.findings.truncate(LIST_MAX);
+        }
+    }
+
+    /// The detectors' findings worth saying in words, highest score first.
+    pub(crate) fn findings(&self) -> &[Anomaly] {
+        &self.findings
     }
 
     pub(crate) fn count(&self) -> usize {

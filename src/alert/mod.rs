@@ -12,3 +12,4 @@ pub(crate) mod sanitize;
 pub(crate) mod sender;
 pub(crate) mod severity;
 pub(crate) mod source;
+pub(crate) mod words;

@@ -6,7 +6,8 @@
 //! The answer is `{"records": [{"recordId", "result", "data" | "kafkaRecordValue", "metadata"}]}`
 //! (see [`crate::transform::answer`]).
 //!
-//! The records' results never depend on SNS: data is not held hostage by alerting.
+//! The records' results never depend on SNS or on the detectors' state: data is not held
+//! hostage by alerting.
 
 use std::borrow::Cow;
 
@@ -14,13 +15,16 @@ use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 
 use super::record::BatchRecord;
-use crate::alert::anomaly::Anomaly;
 use crate::alert::compose::DataLocation;
+use crate::alert::digest::Digest;
 use crate::alert::publisher::AlertPublisher;
 use crate::alert::source::{Source, SourceKind};
+use crate::detect::findings;
+use crate::detect::rates::RateClick;
+use crate::detect::streams::{RateOutcome, RateStore};
 use crate::handler::{Handler, HandlerError};
 use crate::metrics::InvocationMetrics;
-use crate::transform::{self, FlaggedClick, TransformSettings, partition};
+use crate::transform::{self, TransformSettings, Transformed, partition};
 
 #[derive(Debug)]
 pub(crate) struct FirehoseEvent<'a> {
@@ -42,66 +46,100 @@ impl<'a> FirehoseEvent<'a> {
         }
     }
 
-    /// Transforms the batch, then alerts on the flagged clicks. Fails only when no answer can
-    /// fit Lambda's limit.
+    /// Transforms the batch, runs the detectors, then alerts on what they found. Fails only
+    /// when no answer can fit Lambda's limit.
     pub(crate) async fn handle<P: AlertPublisher>(
         self,
         handler: &Handler<P>,
         now: DateTime<Utc>,
         metrics: &mut InvocationMetrics,
     ) -> Result<Box<RawValue>, HandlerError> {
+        let detect = &handler.config().detect;
         let settings = TransformSettings {
             drop_event_types: &handler.config().drop_event_types,
             now,
             response_limit: handler.response_limit(),
+            detect,
         };
         let out = transform::transform(&self.records, &settings)?;
+        let stream = self
+            .delivery_stream_arn
+            .as_deref()
+            .unwrap_or("unknown delivery stream");
+        let rates = if detect.rates {
+            let clicks: Vec<RateClick<'_>> = out
+                .clicks
+                .iter()
+                .map(|c| RateClick {
+                    at: c.event_time,
+                    user: &c.user_id,
+                    page: &c.page_url,
+                })
+                .collect();
+            handler.rates().observe(stream, &clicks, now, detect)
+        } else {
+            RateOutcome::default()
+        };
+        let flagged = out.flagged().count();
         tracing::info!(
-            delivery_stream = ?self.delivery_stream_arn.as_deref().unwrap_or("-"),
+            delivery_stream = ?stream,
             invocation_id = ?self.invocation_id.as_deref().unwrap_or("-"),
             records = self.records.len(),
             ok = out.tally.ok,
             dropped = out.tally.dropped,
             processing_failed = out.tally.failed,
             failed_for_size = out.tally.failed_for_size,
-            anomalies = out.flagged.len(),
+            producer_flags = flagged,
+            user_bursts = out.bursts.len(),
+            rate_episodes = rates.findings.len(),
+            late_clicks = rates.late,
             "firehose batch transformed"
         );
         metrics.records_ok = out.tally.ok;
         metrics.records_dropped = out.tally.dropped;
         metrics.records_processing_failed = out.tally.failed;
-        metrics.anomalies = out.flagged.len();
-        if !out.flagged.is_empty() {
-            self.alert(handler, &out.flagged, now, metrics).await;
+        metrics.producer_flags = flagged;
+        metrics.user_bursts = out.bursts.len();
+        metrics.rate_episodes = rates.findings.len();
+        metrics.late_clicks = rates.late as usize;
+        metrics.site_clicks = rates.site;
+        let mut digest = handler.digest();
+        for click in out.flagged() {
+            digest.add(findings::producer_flag(click));
+        }
+        for burst in &out.bursts {
+            digest.add(findings::user_burst(burst, detect, now));
+        }
+        for finding in &rates.findings {
+            digest.add(findings::rate(finding, detect, now));
+        }
+        metrics.anomalies = digest.count();
+        if !digest.is_empty() {
+            self.alert(handler, stream, digest, &out, now, metrics)
+                .await;
         }
         Ok(out.body)
     }
 
-    /// One alert for the batch's flagged clicks; its outcome is logged and counted only.
+    /// One alert for everything the batch revealed; its outcome is logged and counted only.
     async fn alert<P: AlertPublisher>(
         &self,
         handler: &Handler<P>,
-        flagged: &[FlaggedClick],
+        stream: &str,
+        digest: Digest,
+        out: &Transformed,
         now: DateTime<Utc>,
         metrics: &mut InvocationMetrics,
     ) {
         let source = Source {
             kind: SourceKind::Firehose,
-            name: self
-                .delivery_stream_arn
-                .as_deref()
-                .unwrap_or("unknown delivery stream")
-                .to_owned(),
+            name: stream.to_owned(),
             invocation_id: self.invocation_id.as_deref().map(str::to_owned),
         };
         let location = DataLocation {
             processed_prefix: handler.config().processed_data_uri.clone(),
-            partitions: partitions(flagged),
+            partitions: partitions(out),
         };
-        let mut digest = handler.digest();
-        for click in flagged {
-            digest.add(click_anomaly(click));
-        }
         handler
             .alerts()
             .send(&source, digest, Some(&location), now, metrics)
@@ -109,26 +147,19 @@ impl<'a> FirehoseEvent<'a> {
     }
 }
 
-/// An anomalous click as an anomaly of the common schema.
-fn click_anomaly(click: &FlaggedClick) -> Anomaly {
-    Anomaly {
-        metric: Some("anomaly_detected".into()),
-        page_url: Some(click.page_url.clone()),
-        user_id: Some(click.user_id.clone()),
-        detected_at: Some(click.event_time),
-        details: serde_json::value::to_raw_value(
-            &serde_json::json!({"record_id": click.record_id}),
-        )
-        .ok(),
-        ..Anomaly::default()
-    }
-}
-
-/// The distinct `dt=…/hour=…` partitions the flagged clicks were written to, in time order.
-fn partitions(clicks: &[FlaggedClick]) -> Vec<String> {
-    let mut keys: Vec<String> = clicks
+/// The distinct `dt=…/hour=…` partitions of the batch's anomalous records, in time order.
+fn partitions(out: &Transformed) -> Vec<String> {
+    let in_burst: std::collections::HashSet<usize> = out
+        .bursts
         .iter()
-        .map(|c| partition::s3_path(&c.event_time_text))
+        .flat_map(|b| b.records.iter().copied())
+        .collect();
+    let mut keys: Vec<String> = out
+        .clicks
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| c.flagged || in_burst.contains(i))
+        .map(|(_, c)| partition::s3_path(&c.event_time_text))
         .collect();
     keys.sort();
     keys.dedup();

@@ -16,8 +16,31 @@ use super::rejection::Rejection;
 use super::timestamp::{self, TimestampError};
 
 /// The fields this function writes; an input field with one of these names is replaced.
-pub(crate) const ADDED_FIELDS: [&str; 4] =
-    ["event_time", "arrival_time", "processed_at", "is_anomaly"];
+pub(crate) const ADDED_FIELDS: [&str; 5] = [
+    "event_time",
+    "arrival_time",
+    "processed_at",
+    "is_anomaly",
+    "anomaly_reasons",
+];
+
+/// Why a record is an anomaly: the codes `anomaly_reasons` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reason {
+    /// The producer's own `anomaly_detected` flag.
+    ProducerFlag,
+    /// The user clicked faster than a person can, in this batch.
+    UserBurst,
+}
+
+impl Reason {
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            Self::ProducerFlag => "producer_flag",
+            Self::UserBurst => "user_burst",
+        }
+    }
+}
 
 /// The value of `key` if it is a JSON string, unescaped.
 pub(crate) fn string_field<'a>(
@@ -37,7 +60,8 @@ pub(crate) struct ClickFacts {
     pub(crate) event_time: DateTime<Utc>,
     /// `event_time` as written in the record, which also yields the partition keys.
     pub(crate) event_time_text: String,
-    pub(crate) is_anomaly: bool,
+    /// The producer's `anomaly_detected` flag.
+    pub(crate) flagged: bool,
     /// The user as text: an integer's digits or the string's contents.
     pub(crate) user_id: String,
     pub(crate) page_url: String,
@@ -61,7 +85,7 @@ pub(crate) fn check(fields: &Fields<'_>) -> Result<ClickFacts, Rejection> {
     Ok(ClickFacts {
         event_time_text: timestamp::format_millis(&event_time),
         event_time,
-        is_anomaly: fields.get("anomaly_detected").is_some_and(is_truthy),
+        flagged: fields.get("anomaly_detected").is_some_and(is_truthy),
         user_id,
         page_url,
     })
@@ -109,20 +133,20 @@ fn scalar_truthy(value: &serde_json::Value) -> bool {
     }
 }
 
-/// The values of the added fields, formatted once per batch or per record.
+/// The values of the added fields known when the record is read.
 pub(crate) struct Added<'t> {
     pub(crate) event_time: &'t str,
-    pub arrival_time: Option<&'t str>,
-    pub processed_at: &'t str,
-    pub is_anomaly: bool,
+    pub(crate) arrival_time: Option<&'t str>,
+    pub(crate) processed_at: &'t str,
 }
 
-/// Writes the enriched record into `out` (cleared first): one compact JSON object and `\n`.
+/// Appends the enriched record but its verdict to `out`: `{`, the input fields, and the added
+/// fields up to `processed_at`, each followed by a comma. [`write_tail`] finishes it once the
+/// batch's detectors have spoken.
 ///
 /// Input fields keep their order and their exact text; those named like an added field are left
-/// out, and the four added fields follow at the end.
-pub(crate) fn write_enriched(fields: &Fields<'_>, added: &Added<'_>, out: &mut Vec<u8>) {
-    out.clear();
+/// out, and the added fields follow at the end.
+pub(crate) fn write_head(fields: &Fields<'_>, added: &Added<'_>, out: &mut Vec<u8>) {
     out.push(b'{');
     for (key, value) in fields.iter() {
         if ADDED_FIELDS.contains(&key.as_ref()) {
@@ -146,9 +170,40 @@ pub(crate) fn write_enriched(fields: &Fields<'_>, added: &Added<'_>, out: &mut V
     }
     out.extend_from_slice(b",\"processed_at\":\"");
     out.extend_from_slice(added.processed_at.as_bytes());
-    out.extend_from_slice(b"\",\"is_anomaly\":");
-    out.extend_from_slice(if added.is_anomaly { b"true" } else { b"false" });
-    out.extend_from_slice(b"}\n");
+    out.extend_from_slice(b"\",");
+}
+
+/// Appends `"is_anomaly":…,"anomaly_reasons":[…]}` and the newline.
+pub(crate) fn write_tail(reasons: &[Reason], out: &mut Vec<u8>) {
+    out.extend_from_slice(b"\"is_anomaly\":");
+    out.extend_from_slice(if reasons.is_empty() {
+        b"false"
+    } else {
+        b"true"
+    });
+    out.extend_from_slice(b",\"anomaly_reasons\":[");
+    for (i, reason) in reasons.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(b'"');
+        out.extend_from_slice(reason.code().as_bytes());
+        out.push(b'"');
+    }
+    out.extend_from_slice(b"]}\n");
+}
+
+/// The whole enriched line, for tests.
+#[cfg(test)]
+pub(crate) fn write_enriched(
+    fields: &Fields<'_>,
+    added: &Added<'_>,
+    reasons: &[Reason],
+    out: &mut Vec<u8>,
+) {
+    out.clear();
+    write_head(fields, added, out);
+    write_tail(reasons, out);
 }
 
 #[cfg(test)]
@@ -272,7 +327,7 @@ mod tests {
             crate::transform::partition::s3_path(&facts.event_time_text),
             "dt=2026-11-28/hour=00"
         );
-        assert!(facts.is_anomaly);
+        assert!(facts.flagged);
         assert_eq!(facts.page_url, "/p");
     }
 
@@ -285,13 +340,17 @@ mod tests {
             event_time: "2026-11-27T10:00:00.000Z",
             arrival_time: None,
             processed_at: "2026-11-27T10:00:01.000Z",
-            is_anomaly: true,
         };
-        write_enriched(&fields, &added, &mut out);
+        write_enriched(
+            &fields,
+            &added,
+            &[Reason::ProducerFlag, Reason::UserBurst],
+            &mut out,
+        );
         let line = String::from_utf8(out).unwrap();
         assert_eq!(
             line,
-            "{\"big\":123456789012345678901234567890.000000000000000000001,\"nested\":{\"a\":[1,2.50,\"s p a c e\"],\"e\":\"\\u00e9\\\"\"},\"n\":-0.0,\"event_time\":\"2026-11-27T10:00:00.000Z\",\"arrival_time\":null,\"processed_at\":\"2026-11-27T10:00:01.000Z\",\"is_anomaly\":true}\n"
+            "{\"big\":123456789012345678901234567890.000000000000000000001,\"nested\":{\"a\":[1,2.50,\"s p a c e\"],\"e\":\"\\u00e9\\\"\"},\"n\":-0.0,\"event_time\":\"2026-11-27T10:00:00.000Z\",\"arrival_time\":null,\"processed_at\":\"2026-11-27T10:00:01.000Z\",\"is_anomaly\":true,\"anomaly_reasons\":[\"producer_flag\",\"user_burst\"]}\n"
         );
         // And the result is valid JSON with the same nested content.
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
@@ -306,10 +365,11 @@ mod tests {
             event_time: "t",
             arrival_time: Some("a"),
             processed_at: "p",
-            is_anomaly: false,
         };
-        write_enriched(&fields, &added, &mut out);
+        write_enriched(&fields, &added, &[], &mut out);
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["is_anomaly"], false);
+        assert_eq!(v["anomaly_reasons"], serde_json::json!([]));
         assert_eq!(v["a\"b\u{1}"], 1);
         assert_eq!(v["arrival_time"], "a");
     }

@@ -25,9 +25,11 @@ use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 use thiserror::Error;
 
+use crate::detect::burst::{self, Burst, UserClick};
+use crate::detect::settings::DetectSettings;
 use crate::event::record::{BatchRecord, EnvelopeFault};
 use answer::{Answer, Data, FirehoseResponse, RecordResult};
-use click::{Added, ClickFacts};
+use click::{Added, ClickFacts, Reason};
 use fields::Fields;
 use partition::PartitionKeys;
 use rejection::Rejection;
@@ -42,6 +44,8 @@ pub(crate) struct TransformSettings<'a> {
     pub(crate) now: DateTime<Utc>,
     /// The largest serialized answer allowed (Lambda's limit, smaller in tests).
     pub(crate) response_limit: usize,
+    /// Which record-level detectors run, and how.
+    pub(crate) detect: &'a DetectSettings,
 }
 
 /// Counts per result, for logs and metrics.
@@ -54,15 +58,17 @@ pub(crate) struct Tally {
     pub(crate) failed_for_size: usize,
 }
 
-/// A valid click the anomaly flag marked, for the alert.
+/// A valid click, for the detectors across batches and for the alert.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct FlaggedClick {
+pub(crate) struct ValidClick {
     pub(crate) record_id: String,
     pub(crate) user_id: String,
     pub(crate) page_url: String,
     pub(crate) event_time: DateTime<Utc>,
     /// `event_time` as written, from which the record's partition follows.
     pub(crate) event_time_text: String,
+    /// The producer's flag counted (`producer_flag` among its reasons).
+    pub(crate) flagged: bool,
 }
 
 /// The transform's result: the serialized answer and what the rest of the function needs.
@@ -70,8 +76,17 @@ pub(crate) struct FlaggedClick {
 pub(crate) struct Transformed {
     pub(crate) body: Box<RawValue>,
     pub(crate) tally: Tally,
-    /// Valid records flagged anomalous, whatever the size guard then did with them.
-    pub(crate) flagged: Vec<FlaggedClick>,
+    /// Every valid click, whatever the size guard then did with it.
+    pub(crate) clicks: Vec<ValidClick>,
+    /// Users who clicked faster than a person can.
+    pub(crate) bursts: Vec<Burst>,
+}
+
+impl Transformed {
+    /// The clicks the producer flagged.
+    pub(crate) fn flagged(&self) -> impl Iterator<Item = &ValidClick> {
+        self.clicks.iter().filter(|c| c.flagged)
+    }
 }
 
 /// The batch cannot be answered within Lambda's limit, whatever is given up.
@@ -88,24 +103,33 @@ pub struct TooLarge {
     limit: usize,
 }
 
+/// A record's verdict after the first pass: valid ones wait for the batch's detectors.
 enum Verdict {
+    /// Valid: its line but the verdict is `lines[range]`; `click` indexes the valid clicks.
     Ok {
-        data: Data<'static>,
-        facts: ClickFacts,
+        range: std::ops::Range<usize>,
+        click: usize,
     },
     Dropped,
-    Failed(Rejection),
+    Failed,
 }
 
-/// Scratch buffers reused across the records of a batch.
+/// Buffers of a batch: one decoded payload at a time, every valid record's line but its
+/// verdict (kept from the first pass to the second, so nothing is decoded or parsed twice),
+/// and the finished line being encoded.
 #[derive(Default)]
 struct Scratch {
     decoded: Vec<u8>,
+    lines: Vec<u8>,
     line: Vec<u8>,
 }
 
 /// Transforms a whole batch: every record gets exactly one answer, or, when no answer can fit
 /// Lambda's limit, the batch gets a [`TooLarge`] error.
+///
+/// Two passes: the first reads and checks every record and writes its enriched line but the
+/// verdict; the batch's record-level detectors (bursts) then run on the valid clicks; the
+/// second finishes each line with `is_anomaly` and `anomaly_reasons` and encodes it.
 pub(crate) fn transform<'a>(
     records: &'a [BatchRecord<'a>],
     settings: &TransformSettings<'_>,
@@ -113,40 +137,30 @@ pub(crate) fn transform<'a>(
     let processed_at = timestamp::format_millis(&settings.now);
     let mut scratch = Scratch::default();
     let mut tally = Tally::default();
-    let mut flagged = Vec::new();
-    let mut answers = Vec::with_capacity(records.len());
-
+    let mut clicks = Vec::new();
+    let mut verdicts = Vec::with_capacity(records.len());
     for record in records {
-        let verdict = judge(record, settings, &processed_at, &mut scratch);
-        let answer = match verdict {
-            Verdict::Ok { data, facts } => {
+        let verdict = match judge(record, settings, &processed_at, &mut scratch) {
+            Judged::Ok { range, facts } => {
                 tally.ok += 1;
-                let keys = PartitionKeys {
-                    is_anomaly: facts.is_anomaly,
-                    event_time: facts.event_time_text.clone(),
-                };
-                if facts.is_anomaly {
-                    flagged.push(FlaggedClick {
-                        record_id: record.record_id.to_string(),
-                        user_id: facts.user_id,
-                        page_url: facts.page_url,
-                        event_time: facts.event_time,
-                        event_time_text: facts.event_time_text,
-                    });
-                }
-                Answer {
-                    record_id: Cow::Borrowed(&record.record_id),
-                    result: RecordResult::Ok,
-                    field: record.payload_field,
-                    data,
-                    partition_keys: Some(keys),
+                clicks.push(ValidClick {
+                    record_id: record.record_id.to_string(),
+                    user_id: facts.user_id,
+                    page_url: facts.page_url,
+                    event_time: facts.event_time,
+                    event_time_text: facts.event_time_text,
+                    flagged: facts.flagged && settings.detect.producer_flag,
+                });
+                Verdict::Ok {
+                    range,
+                    click: clicks.len() - 1,
                 }
             }
-            Verdict::Dropped => {
+            Judged::Dropped => {
                 tally.dropped += 1;
-                Answer::unchanged(record, RecordResult::Dropped)
+                Verdict::Dropped
             }
-            Verdict::Failed(reason) => {
+            Judged::Failed(reason) => {
                 tally.failed += 1;
                 // Debug formatting escapes the id: a newline in it cannot start a forged line.
                 tracing::warn!(
@@ -155,8 +169,53 @@ pub(crate) fn transform<'a>(
                     code = reason.code(),
                     "record answered ProcessingFailed"
                 );
-                Answer::unchanged(record, RecordResult::ProcessingFailed)
+                Verdict::Failed
             }
+        };
+        verdicts.push(verdict);
+    }
+
+    let bursts = if settings.detect.user_bursts {
+        find_bursts(&clicks, settings.detect)
+    } else {
+        Vec::new()
+    };
+    let mut in_burst = vec![false; clicks.len()];
+    for burst in &bursts {
+        for &i in &burst.records {
+            in_burst[i] = true;
+        }
+    }
+
+    let mut answers = Vec::with_capacity(records.len());
+    let mut reasons = Vec::with_capacity(2);
+    for (record, verdict) in records.iter().zip(verdicts) {
+        let answer = match verdict {
+            Verdict::Ok { range, click: at } => {
+                let click = &clicks[at];
+                reasons.clear();
+                if click.flagged {
+                    reasons.push(Reason::ProducerFlag);
+                }
+                if in_burst[at] {
+                    reasons.push(Reason::UserBurst);
+                }
+                scratch.line.clear();
+                scratch.line.extend_from_slice(&scratch.lines[range]);
+                click::write_tail(&reasons, &mut scratch.line);
+                Answer {
+                    record_id: Cow::Borrowed(&record.record_id),
+                    result: RecordResult::Ok,
+                    field: record.payload_field,
+                    data: Data::encoded(&scratch.line),
+                    partition_keys: Some(PartitionKeys {
+                        is_anomaly: !reasons.is_empty(),
+                        event_time: click.event_time_text.clone(),
+                    }),
+                }
+            }
+            Verdict::Dropped => Answer::unchanged(record, RecordResult::Dropped),
+            Verdict::Failed => Answer::unchanged(record, RecordResult::ProcessingFailed),
         };
         answers.push(answer);
     }
@@ -186,8 +245,33 @@ pub(crate) fn transform<'a>(
     Ok(Transformed {
         body,
         tally,
-        flagged,
+        clicks,
+        bursts,
     })
+}
+
+/// The batch's bursts; their `records` index `clicks`.
+fn find_bursts(clicks: &[ValidClick], detect: &DetectSettings) -> Vec<Burst> {
+    let mut users: Vec<UserClick<'_>> = clicks
+        .iter()
+        .enumerate()
+        .map(|(index, c)| UserClick {
+            index,
+            user: &c.user_id,
+            at: c.event_time,
+        })
+        .collect();
+    burst::find(&mut users, detect.burst_min_clicks, detect.burst_span)
+}
+
+/// What the first pass made of a record.
+enum Judged {
+    Ok {
+        range: std::ops::Range<usize>,
+        facts: ClickFacts,
+    },
+    Dropped,
+    Failed(Rejection),
 }
 
 fn judge(
@@ -195,43 +279,43 @@ fn judge(
     settings: &TransformSettings<'_>,
     processed_at: &str,
     scratch: &mut Scratch,
-) -> Verdict {
+) -> Judged {
     match record.fault {
         Some(EnvelopeFault::Duplicate(field)) => {
-            return Verdict::Failed(Rejection::DuplicateEnvelopeField(field));
+            return Judged::Failed(Rejection::DuplicateEnvelopeField(field));
         }
-        Some(EnvelopeFault::TwoPayloads) => return Verdict::Failed(Rejection::TwoPayloads),
+        Some(EnvelopeFault::TwoPayloads) => return Judged::Failed(Rejection::TwoPayloads),
         None => {}
     }
     let Some(data) = &record.payload else {
-        return Verdict::Failed(Rejection::NoData);
+        return Judged::Failed(Rejection::NoData);
     };
     scratch.decoded.clear();
     if STANDARD
         .decode_vec(data.as_bytes(), &mut scratch.decoded)
         .is_err()
     {
-        return Verdict::Failed(Rejection::InvalidBase64);
+        return Judged::Failed(Rejection::InvalidBase64);
     }
     let Ok(text) = std::str::from_utf8(&scratch.decoded) else {
-        return Verdict::Failed(Rejection::NotUtf8);
+        return Judged::Failed(Rejection::NotUtf8);
     };
     if fields::has_lone_surrogate(text) {
-        return Verdict::Failed(Rejection::LoneSurrogate);
+        return Judged::Failed(Rejection::LoneSurrogate);
     }
     let Ok(fields) = Fields::parse(text) else {
-        return Verdict::Failed(Rejection::NotOneJsonObject);
+        return Judged::Failed(Rejection::NotOneJsonObject);
     };
     let event_type = match click::string_field(&fields, "event_type") {
         Ok(event_type) => event_type,
-        Err(reason) => return Verdict::Failed(reason),
+        Err(reason) => return Judged::Failed(reason),
     };
     if settings.drop_event_types.iter().any(|t| *t == event_type) {
-        return Verdict::Dropped;
+        return Judged::Dropped;
     }
     let facts = match click::check(&fields) {
         Ok(facts) => facts,
-        Err(reason) => return Verdict::Failed(reason),
+        Err(reason) => return Judged::Failed(reason),
     };
     let arrival_time =
         arrival_time(record.approximate_arrival_timestamp).map(|t| timestamp::format_millis(&t));
@@ -239,11 +323,11 @@ fn judge(
         event_time: &facts.event_time_text,
         arrival_time: arrival_time.as_deref(),
         processed_at,
-        is_anomaly: facts.is_anomaly,
     };
-    click::write_enriched(&fields, &added, &mut scratch.line);
-    Verdict::Ok {
-        data: Data::encoded(&scratch.line),
+    let from = scratch.lines.len();
+    click::write_head(&fields, &added, &mut scratch.lines);
+    Judged::Ok {
+        range: from..scratch.lines.len(),
         facts,
     }
 }
@@ -317,11 +401,25 @@ mod tests {
         STANDARD.encode(s)
     }
 
+    const DETECT: DetectSettings = DetectSettings {
+        producer_flag: true,
+        user_bursts: true,
+        burst_min_clicks: 50,
+        burst_span: std::time::Duration::from_secs(10),
+        rates: false,
+        window: std::time::Duration::from_secs(60),
+        lateness: std::time::Duration::from_secs(120),
+        threshold: 5.0,
+        min_expected: 5.0,
+        tracked_pages: 50,
+    };
+
     fn settings(drop: &[String], limit: usize) -> TransformSettings<'_> {
         TransformSettings {
             drop_event_types: drop,
             now: "2026-11-27T12:00:00.5Z".parse().unwrap(),
             response_limit: limit,
+            detect: &DETECT,
         }
     }
 
@@ -427,7 +525,7 @@ mod tests {
             let record: BatchRecord<'_> = serde_json::from_str(&record_text).unwrap();
             let verdict = judge(&record, &settings(&[], 0), "now", &mut Scratch::default());
             assert!(
-                matches!(&verdict, Verdict::Failed(r) if r.code() == code),
+                matches!(&verdict, Judged::Failed(r) if r.code() == code),
                 "{code}: {data}"
             );
             let response = run(&one(&data));
@@ -545,6 +643,6 @@ mod tests {
             failed.len()
         );
         // The anomalies are still reported: they were valid records.
-        assert_eq!(out.flagged.len(), 40);
+        assert_eq!(out.flagged().count(), 40);
     }
 }

@@ -97,6 +97,7 @@ proptest! {
             drop_event_types: &drop,
             now: chrono::Utc::now(),
             response_limit: LAMBDA_RESPONSE_LIMIT,
+            detect: &crate::detect::settings::DetectSettings::default(),
         };
         let out = transform(records, &settings).unwrap();
         let response: Value = serde_json::from_str(out.body.get()).unwrap();

@@ -1,0 +1,21 @@
+//! Detection, pure core: what the function finds in the click stream by itself.
+//!
+//! - [`burst`]: users clicking faster than a person can, within one batch;
+//! - [`rates`]: the site's clicks, each page's clicks and the distinct users per event-time
+//!   window, across batches, each scored by a [`model`] and gathered into [`episode`]s;
+//! - [`page`]: page names normalized and bounded;
+//! - [`findings`]: what was found, as anomalies of the documented schema;
+//! - [`settings`]: what the detectors are told.
+//!
+//! The producer's own `anomaly_detected` flag is read by the transform; records learn their
+//! reasons (`producer_flag`, `user_burst`) there, because the rate series are judged only once a
+//! window closes, after its records were answered.
+
+pub(crate) mod burst;
+pub(crate) mod episode;
+pub(crate) mod findings;
+pub(crate) mod model;
+pub(crate) mod page;
+pub(crate) mod rates;
+pub(crate) mod settings;
+pub(crate) mod streams;
