@@ -544,4 +544,73 @@ mod tests {
         let h = Handler::new(config(0), &rec);
         assert!(h.handle(&event, at("10:00:00")).await.result.is_ok());
     }
+
+    #[tokio::test]
+    async fn a_bot_in_a_batch_is_named_in_the_alert_and_its_records_say_why() {
+        let rec = Recorder::default();
+        let mut cfg = config(0);
+        cfg.detect = DetectSettings {
+            rates: false,
+            ..DetectSettings::default()
+        };
+        let h = Handler::new(cfg, &rec);
+        let t0: DateTime<Utc> = at("10:00:00");
+        let mut records = Vec::new();
+        // User 777 clicks 8 times a second for 20 s; user 1 once, flagged by the producer.
+        for i in 0..160 {
+            let t = t0 + chrono::Duration::milliseconds(i * 125);
+            let click = json!({"timestamp": t.to_rfc3339(), "user_id": 777, "page_url": "/p?x=1",
+                "event_type": "click", "anomaly_detected": [false]});
+            records.push(json!({"recordId": format!("b{i}"), "data": b64(&click.to_string())}));
+        }
+        records.push(json!({"recordId": "flag", "data": click(true)}));
+        let event = json!({"invocationId": "i", "deliveryStreamArn": "arn:aws:firehose:us-east-1:1:deliverystream/S",
+            "records": records}).to_string();
+        let (answer, m) = run(&h, &event, at("10:01:00")).await;
+        let answer = answer.unwrap();
+        assert_eq!((m.user_bursts, m.producer_flags, m.anomalies), (1, 1, 2));
+        let reasons = |i: usize| -> Value {
+            let data = answer["records"][i]["data"].as_str().unwrap();
+            let line: Value = serde_json::from_slice(&STANDARD.decode(data).unwrap()).unwrap();
+            assert_eq!(
+                line["is_anomaly"],
+                !line["anomaly_reasons"].as_array().unwrap().is_empty()
+            );
+            line["anomaly_reasons"].clone()
+        };
+        assert_eq!(reasons(0), json!(["user_burst"]));
+        assert_eq!(reasons(160), json!(["producer_flag"]));
+        assert_eq!(
+            answer["records"][0]["metadata"]["partitionKeys"]["status"],
+            "anomaly"
+        );
+        let alerts = rec.alerts.lock().unwrap();
+        assert_eq!(alerts.len(), 1);
+        let alert = &alerts[0];
+        assert!(
+            alert.subject.contains("user 777: 160 clicks in 20 s"),
+            "{}",
+            alert.subject
+        );
+        assert!(
+            alert.sms.contains("user 777: 160 clicks in 20 s"),
+            "{}",
+            alert.sms
+        );
+        assert!(
+            !alert.sms.contains("flag") && !alert.subject.contains('{'),
+            "{}",
+            alert.sms
+        );
+        assert!(
+            alert
+                .report
+                .contains("What happened:\n  - user 777: 160 clicks in 20 s"),
+            "{}",
+            alert.report
+        );
+        // 8 a second is 1.6 times the threshold's 5: a warning (score 3 at the threshold, 5 and
+        // critical from 5/3 of it).
+        assert_eq!(alert.severity, Severity::Warning);
+    }
 }
