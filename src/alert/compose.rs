@@ -82,12 +82,20 @@ struct Facts<'a> {
 }
 
 impl Facts<'_> {
-    /// The first finding in words, when a detector found something.
-    fn words(&self) -> Option<String> {
+    /// The detectors' findings: this invocation's, highest score first, then those held back.
+    fn findings(&self) -> impl Iterator<Item = (&Anomaly, bool)> {
+        let held = self.carried.iter().flat_map(|c| c.findings.iter());
         self.digest
             .findings()
-            .first()
-            .and_then(|f| words::sentence(f, Style::Ascii))
+            .iter()
+            .map(|f| (f, false))
+            .chain(held.map(|f| (f, true)))
+    }
+
+    /// The first finding in words, when a detector found something.
+    fn words(&self) -> Option<String> {
+        self.findings()
+            .find_map(|(f, _)| words::sentence(f, Style::Ascii))
     }
 
     /// What happened in words when a detector found it, else how many anomalies from where.
@@ -123,8 +131,15 @@ pub(crate) fn compose(
     location: Option<&DataLocation>,
     at: DateTime<Utc>,
 ) -> Alert {
-    let count = digest.count() + carried.map_or(0, |c| c.count);
-    let max_score = max_score(digest.max_score(), carried.and_then(|c| c.max_score));
+    let count = digest.count() + carried.as_ref().map_or(0, |c| c.count);
+    let max_score = max_score(
+        digest.max_score(),
+        carried.as_ref().and_then(|c| c.max_score),
+    );
+    let held: Vec<Anomaly> = carried
+        .as_ref()
+        .map(|c| c.findings.clone())
+        .unwrap_or_default();
     let facts = Facts {
         source,
         digest: &digest,
@@ -145,7 +160,13 @@ pub(crate) fn compose(
         anomaly_count: count,
         source: source.kind,
         at,
-        anomalies: digest.into_all(),
+        anomalies: if digest.keeps_all() {
+            let mut all = digest.into_all();
+            all.extend(held);
+            all
+        } else {
+            Vec::new()
+        },
     }
 }
 
@@ -170,7 +191,7 @@ fn sms(f: &Facts<'_>) -> String {
     if let Some(score) = f.max_score {
         let _ = write!(sms, "; max score {}", number(score));
     }
-    if let Some(c) = f.carried {
+    if let Some(c) = &f.carried {
         let _ = write!(
             sms,
             "; +{} more since {}Z",
@@ -203,10 +224,15 @@ fn summary(r: &mut String, f: &Facts<'_>) {
     let _ = writeln!(r);
     let _ = writeln!(r, "{} {noun} reported.", f.count);
     let sentences: Vec<String> = f
-        .digest
         .findings()
-        .iter()
-        .filter_map(|a| words::sentence(a, Style::Unicode))
+        .filter_map(|(a, held)| {
+            let sentence = words::sentence(a, Style::Unicode)?;
+            Some(if held {
+                format!("{sentence} (held back by the cooldown)")
+            } else {
+                sentence
+            })
+        })
         .collect();
     if !sentences.is_empty() {
         let _ = writeln!(r);
@@ -215,7 +241,7 @@ fn summary(r: &mut String, f: &Facts<'_>) {
             let _ = writeln!(r, "  - {sentence}");
         }
     }
-    if let Some(c) = f.carried {
+    if let Some(c) = &f.carried {
         let _ = writeln!(
             r,
             "That includes +{} more since {} UTC, held back by the alert cooldown.",
@@ -485,6 +511,7 @@ mod tests {
             since: "2026-11-27T09:58:00Z".parse().unwrap(),
             max_score: None,
             severity: Severity::Warning,
+            findings: Vec::new(),
         };
         let alert = build(
             &source(),
@@ -508,6 +535,14 @@ mod tests {
             since: "2026-11-27T10:01:00Z".parse().unwrap(),
             max_score: Some(6.0),
             severity: Severity::Critical,
+            findings: vec![Anomaly {
+                metric: Some("user_burst".into()),
+                user_id: Some("9".into()),
+                value: Some(70.0),
+                score: Some(6.0),
+                details: serde_json::value::to_raw_value(&serde_json::json!({"seconds": 10})).ok(),
+                ..Anomaly::default()
+            }],
         };
         let a = Anomaly {
             score: Some(1.0),
@@ -520,7 +555,18 @@ mod tests {
             "{}",
             alert.report
         );
-        assert!(alert.sms.contains("max score 6;"), "{}", alert.sms);
+        // The held finding is said in words, and marked as held.
+        assert!(
+            alert
+                .report
+                .contains("  - user 9: 70 clicks in 10 s (held back by the cooldown)"),
+            "{}",
+            alert.report
+        );
+        assert_eq!(
+            alert.subject,
+            "ClickStream CRITICAL: user 9: 70 clicks in 10 s"
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::anomaly::Anomaly;
 use super::severity::{Severity, max_score};
 use super::source::SourceKey;
 
@@ -22,24 +23,32 @@ use super::source::SourceKey;
 /// callers inventing `source` names cannot grow the map without bound.
 const SOURCES_KEPT: usize = 1_024;
 
+/// Detector findings held back that the next alert lists in full; the rest are counted only.
+pub(crate) const FINDINGS_HELD: usize = 10;
+
 /// Anomalies folded into an alert from invocations the cooldown held back.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Carried {
     pub(crate) count: usize,
     pub(crate) since: DateTime<Utc>,
     pub(crate) max_score: Option<f64>,
     pub(crate) severity: Severity,
+    /// The detectors' own findings among them (episodes, bursts), so the alert that goes out
+    /// still says what happened; at most [`FINDINGS_HELD`].
+    pub(crate) findings: Vec<Anomaly>,
 }
 
 /// What one invocation found for a source.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Found {
+pub(crate) struct Found<'a> {
     pub(crate) count: usize,
     pub(crate) max_score: Option<f64>,
+    /// The detectors' findings among them.
+    pub(crate) findings: &'a [Anomaly],
 }
 
 /// What to do with the anomalies of one invocation.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Decision {
     /// Publish now, at this severity, reporting these held anomalies too.
     Publish {
@@ -50,14 +59,14 @@ pub(crate) enum Decision {
     Suppress,
 }
 
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 struct SourceState {
     last_alert: Option<(DateTime<Utc>, Severity)>,
     held: Option<Carried>,
 }
 
 /// The severity of an alert reporting `found` and what was held.
-pub(crate) fn severity_of(found: Found, carried: Option<&Carried>) -> Severity {
+pub(crate) fn severity_of(found: Found<'_>, carried: Option<&Carried>) -> Severity {
     let count = found.count + carried.map_or(0, |c| c.count);
     let score = max_score(found.max_score, carried.and_then(|c| c.max_score));
     let rated = Severity::rate(count, score);
@@ -81,7 +90,12 @@ impl Cooldown {
     }
 
     /// Decides for what `key` found at `now`; what is held back is remembered.
-    pub(crate) fn decide(&mut self, key: &SourceKey, found: Found, now: DateTime<Utc>) -> Decision {
+    pub(crate) fn decide(
+        &mut self,
+        key: &SourceKey,
+        found: Found<'_>,
+        now: DateTime<Utc>,
+    ) -> Decision {
         self.forget_idle(now);
         let period = self.period;
         let state = self.sources.entry(key.clone()).or_default();
@@ -91,7 +105,7 @@ impl Cooldown {
         });
         if !hold {
             return Decision::Publish {
-                carried: state.held,
+                carried: state.held.clone(),
                 severity,
             };
         }
@@ -101,8 +115,12 @@ impl Cooldown {
             since: now,
             max_score: None,
             severity: found_severity,
+            findings: Vec::new(),
         });
         held.count += found.count;
+        let room = FINDINGS_HELD.saturating_sub(held.findings.len());
+        held.findings
+            .extend(found.findings.iter().take(room).cloned());
         held.max_score = max_score(held.max_score, found.max_score);
         held.severity = held.severity.max(found_severity);
         Decision::Suppress
@@ -154,10 +172,11 @@ mod tests {
         }
     }
 
-    fn found(count: usize, score: Option<f64>) -> Found {
+    fn found(count: usize, score: Option<f64>) -> Found<'static> {
         Found {
             count,
             max_score: score,
+            findings: &[],
         }
     }
 
@@ -193,6 +212,7 @@ mod tests {
             since: at("10:01:00"),
             max_score: Some(1.5),
             severity: Severity::Info,
+            findings: Vec::new(),
         };
         // 9 held + 1 found = 10 anomalies: the alert that goes out is a warning.
         assert_eq!(
@@ -237,6 +257,7 @@ mod tests {
             since: at("10:00:10"),
             max_score: Some(2.0),
             severity: Severity::Info,
+            findings: Vec::new(),
         };
         assert_eq!(
             c.decide(&s, found(1, Some(7.5)), at("10:00:20")),

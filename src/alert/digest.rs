@@ -127,6 +127,11 @@ impl Digest {
         &self.examples
     }
 
+    /// Whether every anomaly is kept.
+    pub(crate) fn keeps_all(&self) -> bool {
+        self.all.is_some()
+    }
+
     /// Every anomaly, when the digest was asked to keep them.
     pub(crate) fn into_all(self) -> Vec<Anomaly> {
         self.all.unwrap_or_default()

@@ -64,11 +64,13 @@ impl<P: AlertPublisher> AlertSender<P> {
         let found = Found {
             count: digest.count(),
             max_score: digest.max_score(),
+            findings: digest.findings(),
         };
+        let count = found.count;
         let (carried, severity) = match self.with_cooldown(|c| c.decide(&key, found, now)) {
             Decision::Publish { carried, severity } => (carried, severity),
             Decision::Suppress => {
-                tracing::info!(source = ?source.name, kind = source.kind.code(), anomalies = found.count, "alert held back by the cooldown");
+                tracing::info!(source = ?source.name, kind = source.kind.code(), anomalies = count, "alert held back by the cooldown");
                 metrics.alerts_suppressed += 1;
                 return Outcome::Suppressed;
             }

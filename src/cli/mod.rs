@@ -57,8 +57,9 @@ enum Command {
     /// cooldown behaves as it would live.
     ///
     /// Prints one JSON line per alert that would be published: {"at", "subject", "severity",
-    /// "anomalies": [every anomaly the invocation found, in the documented schema]}; anomalies
-    /// an earlier invocation held back for the cooldown are counted in the subject only. Nothing is
+    /// "anomalies": [every anomaly of the alert, in the documented schema]}: all the
+    /// invocation found, and the detectors' findings an earlier invocation held back for the
+    /// cooldown (held producer flags are only counted). Nothing is
     /// published unless ALERT_TOPIC_ARN is set. An event the handler refuses is logged on
     /// standard error with its line number and the replay goes on; the exit status is 1 if any
     /// was refused. A progress line goes to standard error when it is a terminal.
