@@ -1,6 +1,6 @@
 //! The command line: `invoke` runs one event through the Lambda handler on a laptop, `replay`
-//! runs many through one warm handler, `generate` makes synthetic events, and no subcommand
-//! inside Lambda serves the runtime.
+//! runs many through one warm handler, `generate` makes synthetic events and labeled scenarios,
+//! and no subcommand inside Lambda serves the runtime.
 
 mod generate;
 mod input;
@@ -65,25 +65,20 @@ enum Command {
         /// Files of events, read in order; `-` or nothing reads standard input.
         files: Vec<PathBuf>,
     },
-    /// Print a Firehose transformation event of synthetic click records.
+    /// Print a Firehose transformation event of synthetic click records, or a labeled scenario
+    /// of traffic.
     ///
     /// Records are shaped like the lab producer's (timestamp, user_id 1-1000, page_url
     /// /pagina-1..10, event_type click, element_id, x 0-1920, y 0-1080, anomaly_detected as a
-    /// one-element list). The same options always print the same event.
-    Generate {
-        /// How many records the event holds.
-        #[arg(long, short = 'n')]
-        records: usize,
-        /// Seed of the random generator.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Share of records flagged anomalous, from 0 to 1.
-        #[arg(long, default_value_t = 0.05, value_parser = parse_rate)]
-        anomaly_rate: f64,
-        /// Time of the first click, RFC 3339; clicks follow 0-400 ms apart.
-        #[arg(long, default_value = "2026-01-01T00:00:00Z", value_parser = parse_start)]
-        start: DateTime<Utc>,
-    },
+    /// one-element list). The same options always print the same output.
+    ///
+    /// With -n, one event of that many records. With --duration, a scenario: Poisson clicks at
+    /// --rate a second with a daily rhythm, over the ten pages at unequal shares (/pagina-1 20 %,
+    /// -2 16 %, -3 13 %, -4 11 %, -5 9 %, -6 8 %, -7 7 %, -8 6 %, -9 and -10 5 % each), with the
+    /// --inject anomalies, as JSON Lines of Firehose events, one per 60 s of traffic (records in
+    /// arrival order, each arriving under 1.5 s after its click), streamed as they are made;
+    /// --labels says what was injected, for `evaluate`.
+    Generate(generate::GenerateArgs),
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {
@@ -112,12 +107,7 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Some(Command::Invoke { file }) => invoke::run(file),
         Some(Command::Replay { files }) => replay::run(files),
-        Some(Command::Generate {
-            records,
-            seed,
-            anomaly_rate,
-            start,
-        }) => generate::run(records, seed, anomaly_rate, start),
+        Some(Command::Generate(args)) => generate::run(args),
     }
 }
 
