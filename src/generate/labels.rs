@@ -165,6 +165,22 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     Ok(Duration::from_secs(seconds))
 }
 
+/// A duration as `parse_duration` reads it, shortest form.
+pub(crate) fn format_duration(d: Duration) -> String {
+    let mut s = d.as_secs();
+    if s == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    for (unit, name) in [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")] {
+        if s >= unit {
+            out.push_str(&format!("{}{name}", s / unit));
+            s %= unit;
+        }
+    }
+    out
+}
+
 /// An `--inject` that cannot be used.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub(crate) enum SpecError {
@@ -437,7 +453,12 @@ mod tests {
                 Ok(Duration::from_secs(secs)),
                 "{text}"
             );
+            assert_eq!(
+                parse_duration(&format_duration(Duration::from_secs(secs))),
+                Ok(Duration::from_secs(secs))
+            );
         }
+        assert_eq!(format_duration(Duration::from_secs(5_400)), "1h30m");
         for bad in [
             "",
             "5",
