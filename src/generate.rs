@@ -2,6 +2,9 @@
 //! The `clickstream-send` crate (`producer/`) makes its records with [`ClickGenerator`] and
 //! [`Click::to_json`], so those stay public.
 //!
+//! `scenario` makes whole stretches of traffic with a daily rhythm and labeled anomalies
+//! (`labels`), cut into Firehose events, for `generate --duration` and `evaluate`.
+//!
 //! The lab's producer sent, per click, Python's `json.dumps` of
 //! `{"timestamp": datetime.now().isoformat(), "user_id": 1..1000, "page_url": "/pagina-1..10",
 //! "event_type": "click", "element_id": ..., "x_coordinate": 0..1920, "y_coordinate": 0..1080,
@@ -11,6 +14,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Duration, Timelike, Utc};
 use serde::Serialize;
+
+pub(crate) mod labels;
+pub(crate) mod scenario;
 
 /// The delivery stream name the template creates, used in generated envelopes.
 pub const STREAM_ARN: &str =
@@ -88,14 +94,14 @@ impl ClickGenerator {
 
     /// A Firehose transformation event of `records` clicks.
     pub fn firehose_event(&mut self, records: usize) -> FirehoseEventOut {
-        let invocation_id = self.uuid();
+        let invocation_id = uuid(&mut self.rng);
         let records = (0..records)
             .map(|_| {
                 let click = self.next_click();
                 // Firehose stamps arrival a little after the click was made.
                 let arrival = click.timestamp + Duration::milliseconds(self.rng.i64(20..=1500));
                 RecordOut {
-                    record_id: self.record_id(),
+                    record_id: record_id(&mut self.rng),
                     approximate_arrival_timestamp: arrival.timestamp_millis(),
                     data: STANDARD.encode(click.to_json()),
                 }
@@ -108,30 +114,28 @@ impl ClickGenerator {
             records,
         }
     }
+}
 
-    fn record_id(&mut self) -> String {
-        // Firehose record ids are long decimal strings.
-        (0..56)
-            .map(|_| char::from(b'0' + self.rng.u8(0..10)))
+/// A Firehose record id: a long decimal string, as Firehose's are.
+pub(crate) fn record_id(rng: &mut fastrand::Rng) -> String {
+    (0..56).map(|_| char::from(b'0' + rng.u8(0..10))).collect()
+}
+
+/// A random version-4-shaped UUID.
+pub(crate) fn uuid(rng: &mut fastrand::Rng) -> String {
+    let hex = |rng: &mut fastrand::Rng, n: usize| -> String {
+        (0..n)
+            .map(|_| char::from_digit(rng.u32(0..16), 16).unwrap_or('0'))
             .collect()
-    }
-
-    fn uuid(&mut self) -> String {
-        let hex = |rng: &mut fastrand::Rng, n: usize| -> String {
-            (0..n)
-                .map(|_| char::from_digit(rng.u32(0..16), 16).unwrap_or('0'))
-                .collect()
-        };
-        let rng = &mut self.rng;
-        format!(
-            "{}-{}-4{}-a{}-{}",
-            hex(rng, 8),
-            hex(rng, 4),
-            hex(rng, 3),
-            hex(rng, 3),
-            hex(rng, 12)
-        )
-    }
+    };
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        hex(rng, 8),
+        hex(rng, 4),
+        hex(rng, 3),
+        hex(rng, 3),
+        hex(rng, 12)
+    )
 }
 
 /// A generated Firehose event, serialized as Firehose sends it.

@@ -1,7 +1,9 @@
 //! The command line: `invoke` runs one event through the Lambda handler on a laptop, `replay`
-//! runs many through one warm handler, `generate` makes synthetic events, and no subcommand
-//! inside Lambda serves the runtime.
+//! runs many through one warm handler, `generate` makes synthetic events and labeled scenarios,
+//! `evaluate` scores replayed alerts against those labels, and no subcommand inside Lambda
+//! serves the runtime.
 
+mod evaluate;
 mod generate;
 mod input;
 mod invoke;
@@ -23,8 +25,8 @@ use crate::adapter::lambda;
     long_about = "Firehose transformation and anomaly alerts for a website's click stream.\n\n\
         Inside AWS Lambda (AWS_LAMBDA_RUNTIME_API set) and without a subcommand it serves the \
         Lambda runtime. Elsewhere, `invoke` runs one event through exactly the same handler, \
-        `replay` runs a file of events through one warm handler, and `generate` makes synthetic \
-        events to feed them.",
+        `replay` runs a file of events through one warm handler, `generate` makes synthetic \
+        events to feed them, and `evaluate` scores replayed alerts against generated labels.",
     after_help = "Configuration comes from the environment: DROP_EVENT_TYPES, ALERT_TOPIC_ARN, \
         ALERT_COOLDOWN_SECONDS, PROCESSED_DATA_URI (see README.md). Logs go to standard error; \
         RUST_LOG sets their level (it wins over AWS_LAMBDA_LOG_LEVEL), default info."
@@ -67,25 +69,32 @@ enum Command {
         /// Files of events, read in order; `-` or nothing reads standard input.
         files: Vec<PathBuf>,
     },
-    /// Print a Firehose transformation event of synthetic click records.
+    /// Print a Firehose transformation event of synthetic click records, or a labeled scenario
+    /// of traffic.
     ///
     /// Records are shaped like the lab producer's (timestamp, user_id 1-1000, page_url
     /// /pagina-1..10, event_type click, element_id, x 0-1920, y 0-1080, anomaly_detected as a
-    /// one-element list). The same options always print the same event.
-    Generate {
-        /// How many records the event holds.
-        #[arg(long, short = 'n')]
-        records: usize,
-        /// Seed of the random generator.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Share of records flagged anomalous, from 0 to 1.
-        #[arg(long, default_value_t = 0.05, value_parser = parse_rate)]
-        anomaly_rate: f64,
-        /// Time of the first click, RFC 3339; clicks follow 0-400 ms apart.
-        #[arg(long, default_value = "2026-01-01T00:00:00Z", value_parser = parse_start)]
-        start: DateTime<Utc>,
-    },
+    /// one-element list). The same options always print the same output.
+    ///
+    /// With -n, one event of that many records. With --duration, a scenario: Poisson clicks at
+    /// --rate a second with a daily rhythm, over the ten pages at unequal shares (/pagina-1 20 %,
+    /// -2 16 %, -3 13 %, -4 11 %, -5 9 %, -6 8 %, -7 7 %, -8 6 %, -9 and -10 5 % each), with the
+    /// --inject anomalies, as JSON Lines of Firehose events, one per 60 s of traffic (records in
+    /// arrival order, each arriving under 1.5 s after its click), streamed as they are made;
+    /// --labels says what was injected, for `evaluate`.
+    Generate(generate::GenerateArgs),
+    /// Score `replay`'s alert lines against a scenario's labels.
+    ///
+    /// For each label: hit or missed, and the delay from its start to the first alert line with
+    /// an anomaly that matches it (spike, drop: click_rate of its page in its direction; site-drop:
+    /// site-wide click_rate or distinct_users dropping; bot: user_burst of its user; each with a
+    /// window overlapping the label's). An alert line none of whose anomalies matches a label is
+    /// a false alert, unless one of them is a known side effect of a label (the site's rate or
+    /// distinct users moving with a page's spike or drop, each page falling with a site drop,
+    /// the site's and the page's rate rising with a bot); producer_flag anomalies are left out.
+    /// Prints a table, or JSON with --json; exits 0 whatever it measures, 1 if an input cannot
+    /// be read.
+    Evaluate(evaluate::EvaluateArgs),
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {
@@ -114,12 +123,8 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Some(Command::Invoke { file }) => invoke::run(file),
         Some(Command::Replay { files }) => replay::run(files),
-        Some(Command::Generate {
-            records,
-            seed,
-            anomaly_rate,
-            start,
-        }) => generate::run(records, seed, anomaly_rate, start),
+        Some(Command::Generate(args)) => generate::run(args),
+        Some(Command::Evaluate(args)) => evaluate::run(args),
     }
 }
 
