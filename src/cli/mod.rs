@@ -2,6 +2,7 @@
 //! runs many through one warm handler, `generate` makes synthetic events, and no subcommand
 //! inside Lambda serves the runtime.
 
+mod detect;
 mod generate;
 mod input;
 mod invoke;
@@ -84,6 +85,23 @@ enum Command {
         #[arg(long, default_value = "2026-01-01T00:00:00Z", value_parser = parse_start)]
         start: DateTime<Utc>,
     },
+    /// Judge one series from a CSV file as the Lambda judges each click-rate series.
+    ///
+    /// The input has the header `timestamp,value` and one row per window, in time order
+    /// (timestamps like `2015-02-26 21:42:53`, or any form clicks accept; values non-negative
+    /// counts or rates). Each row goes through exactly the rate model, episodes and default
+    /// settings the Lambda applies (RATE_* variables are not read), judged from the rows before
+    /// it only. Prints `timestamp,value,score,anomaly`, one row per input row, in order, as each
+    /// is judged: `score` is the model's (0 while not judged), `anomaly` is 1 where an episode
+    /// opens, which is what the Lambda would report. A bad row prints one line naming it on
+    /// standard error and exits 1, after the rows before it.
+    Detect {
+        /// The CSV file; `-` or nothing reads standard input.
+        file: Option<PathBuf>,
+        /// Also draw the series, the expected band and the flagged windows into this SVG file.
+        #[arg(long, value_name = "FILE.svg")]
+        plot: Option<PathBuf>,
+    },
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {
@@ -118,6 +136,7 @@ pub fn run(cli: Cli) -> ExitCode {
             anomaly_rate,
             start,
         }) => generate::run(records, seed, anomaly_rate, start),
+        Some(Command::Detect { file, plot }) => detect::run(file, plot),
     }
 }
 
