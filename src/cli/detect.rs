@@ -227,8 +227,12 @@ pub(super) fn run(file: Option<PathBuf>, plot: Option<PathBuf>) -> ExitCode {
 }
 
 fn draw(path: &Path, name: &str, rows: &[Row]) -> ExitCode {
-    let threshold = DetectSettings::default().threshold;
-    match plot::draw(path, name, rows, threshold) {
+    let fall = DetectSettings::default().threshold;
+    let thresholds = plot::Thresholds {
+        fall,
+        rise: fall * ModelParams::default().rise_factor,
+    };
+    match plot::draw(path, name, rows, thresholds) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("clickstream-lambda: cannot draw {}: {e}", path.display());

@@ -44,9 +44,7 @@ impl SeriesDetector {
             settings.threshold,
             settings.min_expected,
         );
-        let opened = self
-            .episodes
-            .step(start, end, value, &judgment, settings.threshold);
+        let opened = self.episodes.step(start, end, value, &judgment);
         Step { judgment, opened }
     }
 

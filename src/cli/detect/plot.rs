@@ -1,5 +1,6 @@
-//! `detect --plot`: the series, the band the model expected it in (expected ± threshold ×
-//! spread, where the window was judged) and the windows where an episode opened, as one SVG.
+//! `detect --plot`: the series, the band the model expected it in (from expected − threshold ×
+//! spread to expected + rise threshold × spread, where the window was judged: outside it a
+//! window is anomalous) and the windows where an episode opened, as one SVG.
 //!
 //! The x axis is the row number, labelled with the rows' timestamps as given, so a series with
 //! gaps or irregular timestamps still draws one step per window, as the model saw it.
@@ -14,8 +15,20 @@ const SIZE: (u32, u32) = (1600, 600);
 const BAND: RGBColor = RGBColor(158, 202, 225);
 const EXPECTED: RGBColor = RGBColor(49, 130, 189);
 
+/// The anomaly thresholds, in spreads below and above the expected value.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Thresholds {
+    pub(super) fall: f64,
+    pub(super) rise: f64,
+}
+
 /// Draws `rows` of the series `name` into the SVG file `path`.
-pub(super) fn draw(path: &Path, name: &str, rows: &[Row], threshold: f64) -> Result<(), String> {
+pub(super) fn draw(
+    path: &Path,
+    name: &str,
+    rows: &[Row],
+    thresholds: Thresholds,
+) -> Result<(), String> {
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let n = rows.len().max(2) as f64;
@@ -52,11 +65,11 @@ pub(super) fn draw(path: &Path, name: &str, rows: &[Row], threshold: f64) -> Res
     for run in judged_runs(rows) {
         let upper = run
             .clone()
-            .map(|i| (i as f64, bound(&rows[i], threshold, 1.0).min(top)));
+            .map(|i| (i as f64, bound(&rows[i], thresholds.rise).min(top)));
         let lower = run
             .clone()
             .rev()
-            .map(|i| (i as f64, bound(&rows[i], threshold, -1.0).min(top)));
+            .map(|i| (i as f64, bound(&rows[i], -thresholds.fall).min(top)));
         let polygon = Polygon::new(upper.chain(lower).collect::<Vec<_>>(), BAND.mix(0.6));
         let first = !band_labelled;
         band_labelled = true;
@@ -65,7 +78,10 @@ pub(super) fn draw(path: &Path, name: &str, rows: &[Row], threshold: f64) -> Res
             .map_err(|e| e.to_string())?;
         if first {
             drawn
-                .label(format!("expected ± {threshold} × spread"))
+                .label(format!(
+                    "expected − {} to + {} × spread",
+                    thresholds.fall, thresholds.rise
+                ))
                 .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 20, y + 5)], BAND.filled()));
         }
         let expected = LineSeries::new(
@@ -109,10 +125,10 @@ pub(super) fn draw(path: &Path, name: &str, rows: &[Row], threshold: f64) -> Res
     root.present().map_err(|e| e.to_string())
 }
 
-/// expected + `side` × threshold × spread, not below zero.
-fn bound(row: &Row, threshold: f64, side: f64) -> f64 {
+/// expected + `spreads` × spread, not below zero.
+fn bound(row: &Row, spreads: f64) -> f64 {
     let j = &row.judgment;
-    (j.expected + side * threshold * j.spread).max(0.0)
+    (j.expected + spreads * j.spread).max(0.0)
 }
 
 /// The index ranges of consecutive judged rows.
@@ -163,7 +179,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("detect-plot-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("series.svg");
-        draw(&path, "series.csv", &rows, 5.0).unwrap();
+        let thresholds = Thresholds {
+            fall: 5.0,
+            rise: 10.0,
+        };
+        draw(&path, "series.csv", &rows, thresholds).unwrap();
         let svg = std::fs::read_to_string(&path).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
 
@@ -214,6 +234,7 @@ mod tests {
                 spread: 1.0,
                 score: 0.0,
                 judged,
+                anomalous: false,
             },
             anomaly: false,
         };
