@@ -3,8 +3,8 @@
 //!
 //! A robust seasonal baseline, chosen over a random cut forest because it says what was
 //! expected (the alert's "expected 31"), needs a few hundred bytes per series, costs constant
-//! time per window, and is deterministic and strictly causal by construction; the evaluation in
-//! the README compares it with KDA's `RANDOM_CUT_FOREST`.
+//! time per window, and is deterministic and strictly causal by construction;
+//! `scripts/evaluate_nab.py` compares it with KDA's `RANDOM_CUT_FOREST` on labeled public data.
 //!
 //! - Expected = level × hour-of-day factor × day-of-week factor. The level is an exponentially
 //!   weighted mean of the de-seasonalized values; the factors are learned slowly, and used only
