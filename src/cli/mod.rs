@@ -1,8 +1,9 @@
 //! The command line: `invoke` runs one event through the Lambda handler on a laptop, `replay`
 //! runs many through one warm handler, `generate` makes synthetic events and labeled scenarios,
-//! `evaluate` scores replayed alerts against those labels, and no subcommand inside Lambda
-//! serves the runtime.
+//! `evaluate` scores replayed alerts against those labels, `detect` judges one CSV series as
+//! the Lambda judges each click-rate series, and no subcommand inside Lambda serves the runtime.
 
+mod detect;
 mod evaluate;
 mod generate;
 mod input;
@@ -95,6 +96,23 @@ enum Command {
     /// Prints a table, or JSON with --json; exits 0 whatever it measures, 1 if an input cannot
     /// be read.
     Evaluate(evaluate::EvaluateArgs),
+    /// Judge one series from a CSV file as the Lambda judges each click-rate series.
+    ///
+    /// The input has the header `timestamp,value` and one row per window, in time order
+    /// (timestamps like `2015-02-26 21:42:53`, or any form clicks accept; values non-negative
+    /// counts or rates). Each row goes through exactly the rate model, episodes and default
+    /// settings the Lambda applies (RATE_* variables are not read), judged from the rows before
+    /// it only. Prints `timestamp,value,score,anomaly`, one row per input row, in order, as each
+    /// is judged: `score` is the model's (0 while not judged), `anomaly` is 1 where an episode
+    /// opens, which is what the Lambda would report. A bad row prints one line naming it on
+    /// standard error and exits 1, after the rows before it.
+    Detect {
+        /// The CSV file; `-` or nothing reads standard input.
+        file: Option<PathBuf>,
+        /// Also draw the series, the expected band and the flagged windows into this SVG file.
+        #[arg(long, value_name = "FILE.svg")]
+        plot: Option<PathBuf>,
+    },
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {
@@ -125,6 +143,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Replay { files }) => replay::run(files),
         Some(Command::Generate(args)) => generate::run(args),
         Some(Command::Evaluate(args)) => evaluate::run(args),
+        Some(Command::Detect { file, plot }) => detect::run(file, plot),
     }
 }
 

@@ -58,9 +58,8 @@ impl Episodes {
         end: DateTime<Utc>,
         value: f64,
         judgment: &Judgment,
-        threshold: f64,
     ) -> bool {
-        if !judgment.anomalous(threshold) {
+        if !judgment.anomalous {
             if self.open.is_some() {
                 self.quiet += 1;
                 if self.quiet >= QUIET_TO_CLOSE {
@@ -114,6 +113,7 @@ mod tests {
             spread: 1.0,
             score,
             judged: true,
+            anomalous: score.abs() >= 5.0,
         }
     }
 
@@ -126,7 +126,7 @@ mod tests {
         let mut opened = Vec::new();
         for (i, s) in scores.iter().enumerate() {
             let (start, end) = w(i as i64);
-            if e.step(start, end, 30.0, &judged(*s), 5.0) {
+            if e.step(start, end, 30.0, &judged(*s)) {
                 opened.push(i);
             }
             if i == 4 {
@@ -147,9 +147,10 @@ mod tests {
         let t: DateTime<Utc> = "2026-11-27T10:00:00Z".parse().unwrap();
         let j = Judgment {
             judged: false,
+            anomalous: false,
             ..judged(50.0)
         };
-        assert!(!e.step(t, t, 1.0, &j, 5.0));
+        assert!(!e.step(t, t, 1.0, &j));
         assert!(e.current().is_none());
     }
 }

@@ -3,6 +3,7 @@
 //! - [`burst`]: users clicking faster than a person can, within one batch;
 //! - [`rates`]: the site's clicks, each page's clicks and the distinct users per event-time
 //!   window, across batches, each scored by a [`model`] and gathered into [`episode`]s;
+//! - [`series`]: one series' model and episodes together, shared with the `detect` command;
 //! - [`page`]: page names normalized and bounded;
 //! - [`findings`]: what was found, as anomalies of the documented schema;
 //! - [`settings`]: what the detectors are told.
@@ -17,5 +18,6 @@ pub(crate) mod findings;
 pub(crate) mod model;
 pub(crate) mod page;
 pub(crate) mod rates;
+pub(crate) mod series;
 pub(crate) mod settings;
 pub(crate) mod streams;

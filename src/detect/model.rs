@@ -3,8 +3,8 @@
 //!
 //! A robust seasonal baseline, chosen over a random cut forest because it says what was
 //! expected (the alert's "expected 31"), needs a few hundred bytes per series, costs constant
-//! time per window, and is deterministic and strictly causal by construction; the evaluation in
-//! the README compares it with KDA's `RANDOM_CUT_FOREST`.
+//! time per window, and is deterministic and strictly causal by construction;
+//! `scripts/evaluate_nab.py` compares it with KDA's `RANDOM_CUT_FOREST` on labeled public data.
 //!
 //! - Expected = level × hour-of-day factor × day-of-week factor. The level is an exponentially
 //!   weighted mean of the de-seasonalized values; the factors are learned slowly, and used only
@@ -13,9 +13,14 @@
 //!   (a count's Poisson variance), so a quiet page is not judged by the noise of a busy one.
 //! - Score: the signed residual in spreads (z). A window is judged only after the warm-up and
 //!   when enough is expected (or observed, for a rise) to tell a change from chance.
-//! - Learning is robust: a judged value is clipped to the expected value ± threshold spreads
-//!   before it is learned, so an anomaly does not teach the model that it is normal, while a
-//!   lasting change of level is still learned, a step at a time.
+//! - A fall is anomalous from `threshold` spreads, a rise from [`ModelParams::rise_factor`]
+//!   times as many: counts of real traffic burst upward far more often than a variance
+//!   suggests (news, campaigns, crawlers), and cannot fall below zero, so a fall to silence is
+//!   at most √expected spreads and would be missed on small series by a threshold high enough
+//!   for bursts.
+//! - Learning is robust: a judged value is clipped to the anomaly thresholds around the
+//!   expected value before it is learned, so an anomaly does not teach the model that it is
+//!   normal, while a lasting change of level is still learned, a step at a time.
 //!
 //! Warm-up: the first [`ModelParams::warm_up`] windows only learn (mean and variance, Welford);
 //! nothing is judged before. A cold start begins again from there.
@@ -32,6 +37,9 @@ pub(crate) struct ModelParams {
     pub(crate) level_rate: f64,
     /// Weight of a new window in the residual variance.
     pub(crate) spread_rate: f64,
+    /// How many times `threshold` spreads a rise needs to be anomalous (a fall needs
+    /// `threshold`).
+    pub(crate) rise_factor: f64,
     /// Weight of a new window in its hour-of-day factor.
     pub(crate) hour_rate: f64,
     /// Weight of a new window in its day-of-week factor.
@@ -43,7 +51,10 @@ impl Default for ModelParams {
         Self {
             warm_up: 30,
             level_rate: 0.1,
-            spread_rate: 0.05,
+            // The noise of a series is a slow property: learned over about two hundred windows, a
+            // quiet spell does not shrink it until ordinary variation looks anomalous.
+            spread_rate: 0.005,
+            rise_factor: 2.0,
             hour_rate: 0.05,
             weekday_rate: 0.02,
         }
@@ -74,13 +85,9 @@ pub(crate) struct Judgment {
     pub(crate) score: f64,
     /// False during the warm-up or when too little is expected to judge.
     pub(crate) judged: bool,
-}
-
-impl Judgment {
-    /// Whether the window is anomalous at `threshold`.
-    pub(crate) fn anomalous(&self, threshold: f64) -> bool {
-        self.judged && self.score.abs() >= threshold
-    }
+    /// Judged, and beyond the threshold on its side: `threshold` for a fall,
+    /// `threshold × rise_factor` for a rise.
+    pub(crate) anomalous: bool,
 }
 
 impl Default for RateModel {
@@ -142,6 +149,8 @@ impl RateModel {
         } else {
             0.0
         };
+        let rise = threshold * params.rise_factor;
+        let anomalous = judged && (score >= rise || score <= -threshold);
         let learned = if warm {
             value.clamp(
                 (expected - threshold * spread).max(0.0),
@@ -156,6 +165,7 @@ impl RateModel {
             spread,
             score,
             judged,
+            anomalous,
         }
     }
 
@@ -294,6 +304,31 @@ mod tests {
             let ratio = judged[m].expected / normal(m);
             assert!((0.7..1.3).contains(&ratio), "minute {m}: {:?}", judged[m]);
         }
+    }
+
+    #[test]
+    fn a_rise_needs_rise_factor_times_the_spreads_a_fall_needs() {
+        let p = ModelParams::default();
+        let judge = |value: f64| {
+            let mut m = RateModel::default();
+            for i in 0..40 {
+                m.observe(start() + Duration::minutes(i), 100.0, &p, 5.0, 5.0);
+            }
+            m.observe(start() + Duration::minutes(40), value, &p, 5.0, 5.0)
+        };
+        // A constant 100 leaves the Poisson floor: one spread is 10.
+        let fall = judge(40.0);
+        assert!(
+            (fall.score + 6.0).abs() < 1e-9 && fall.anomalous,
+            "{fall:?}"
+        );
+        let rise = judge(170.0);
+        assert!(
+            (rise.score - 7.0).abs() < 1e-9 && !rise.anomalous,
+            "{rise:?}"
+        );
+        assert!(judge(100.0 + 10.0 * 5.0 * p.rise_factor).anomalous);
+        assert!(!judge(99.0 + 10.0 * 5.0 * p.rise_factor).anomalous);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Click rates across batches: per event-time window, the site's clicks, each tracked page's
-//! clicks and the distinct users, each series scored by its own [`RateModel`] once the window
-//! has closed, and its anomalies gathered into [`Episodes`].
+//! clicks and the distinct users, each series scored once the window has closed by its own
+//! [`SeriesDetector`] (a rate model and its episodes), the one `detect` runs on a CSV series.
 //!
 //! Windows are counted in event time, so a batch that Firehose held for a minute counts where
 //! its clicks belong. A window closes when the latest event time seen passes its end plus the
@@ -18,9 +18,10 @@ use std::collections::{BTreeMap, HashMap};
 use cardinality_estimator::CardinalityEstimator;
 use chrono::{DateTime, Duration, Utc};
 
-use super::episode::{Episode, Episodes};
-use super::model::{ModelParams, RateModel};
+use super::episode::Episode;
+use super::model::ModelParams;
 use super::page::{OTHER_PAGES, normalize};
+use super::series::SeriesDetector;
 use super::settings::DetectSettings;
 
 /// How far ahead of the invocation's clock event time may run.
@@ -65,15 +66,9 @@ struct WindowCounts {
 }
 
 #[derive(Debug, Default)]
-struct Series {
-    model: RateModel,
-    episodes: Episodes,
-}
-
-#[derive(Debug, Default)]
 struct Page {
     activity: f64,
-    series: Option<Series>,
+    series: Option<SeriesDetector>,
 }
 
 /// The rate detector's state for one stream, held in the warm container.
@@ -83,9 +78,9 @@ pub(crate) struct RateDetector {
     /// The first window not yet scored.
     next: Option<i64>,
     watermark: Option<DateTime<Utc>>,
-    site: Series,
-    users: Series,
-    other: Series,
+    site: SeriesDetector,
+    users: SeriesDetector,
+    other: SeriesDetector,
     pages: HashMap<String, Page>,
     /// Clicks that came after their window was scored.
     pub(crate) late: u64,
@@ -175,7 +170,7 @@ impl RateDetector {
         opened
             .into_iter()
             .filter_map(|key| {
-                let episode = self.series(&key)?.episodes.current()?.clone();
+                let episode = self.series(&key)?.current()?.clone();
                 Some(RateFinding {
                     series: key,
                     episode,
@@ -184,7 +179,7 @@ impl RateDetector {
             .collect()
     }
 
-    fn series(&self, key: &SeriesKey) -> Option<&Series> {
+    fn series(&self, key: &SeriesKey) -> Option<&SeriesDetector> {
         match key {
             SeriesKey::Site => Some(&self.site),
             SeriesKey::DistinctUsers => Some(&self.users),
@@ -203,22 +198,13 @@ impl RateDetector {
         opened: &mut Vec<SeriesKey>,
     ) {
         let end = start + Duration::seconds(width);
-        let mut judge = |series: &mut Series, value: f64, key: SeriesKey| {
-            let j = series.model.observe(
-                start,
-                value,
-                params,
-                settings.threshold,
-                settings.min_expected,
-            );
-            if series
-                .episodes
-                .step(start, end, value, &j, settings.threshold)
-            {
+        let mut judge = |series: &mut SeriesDetector, value: f64, key: SeriesKey| {
+            let step = series.observe(start, end, value, params, settings);
+            if step.opened {
                 opened.retain(|k| *k != key);
                 opened.push(key);
             }
-            j.expected
+            step.judgment.expected
         };
         let expected = judge(&mut self.site, counts.site as f64, SeriesKey::Site);
         self.last_site = Some((counts.site as f64, expected));
@@ -253,7 +239,7 @@ impl RateDetector {
             .retain(|_, p| p.activity >= 0.01 || p.series.is_some());
         if self.pages.len() <= tracked {
             for page in self.pages.values_mut() {
-                page.series.get_or_insert_with(Series::default);
+                page.series.get_or_insert_with(SeriesDetector::default);
             }
             return;
         }
@@ -267,7 +253,7 @@ impl RateDetector {
             .collect();
         for (name, page) in &mut self.pages {
             if cutoff.contains(name) {
-                page.series.get_or_insert_with(Series::default);
+                page.series.get_or_insert_with(SeriesDetector::default);
             } else {
                 page.series = None;
             }
