@@ -11,7 +11,9 @@
 //!   once a whole day (for hours) or week (for weekdays) has been seen.
 //! - Spread: the larger of the learned variance of the residuals and the expected value itself
 //!   (a count's Poisson variance), so a quiet page is not judged by the noise of a busy one.
-//! - Score: the signed residual in spreads (z). A window is judged only after the warm-up and
+//! - Score: the signed residual in spreads (z) for a rise; for a fall, the Poisson deviance
+//!   residual scaled by the series' overdispersion, which matches z for small falls but sees a
+//!   small series falling silent for what it is. A window is judged only after the warm-up and
 //!   when enough is expected (or observed, for a rise) to tell a change from chance.
 //! - A fall is anomalous from `threshold` spreads, a rise from [`ModelParams::rise_factor`]
 //!   times as many: counts of real traffic burst upward far more often than a variance
@@ -144,10 +146,12 @@ impl RateModel {
         let warm = self.seen >= params.warm_up;
         let enough = expected >= min_expected || (value > expected && value >= min_expected);
         let judged = warm && enough;
-        let score = if judged {
-            (value - expected) / spread
-        } else {
+        let score = if !judged {
             0.0
+        } else if value < expected {
+            fall_score(value, expected, spread)
+        } else {
+            (value - expected) / spread
         };
         let rise = threshold * params.rise_factor;
         let anomalous = judged && (score >= rise || score <= -threshold);
@@ -203,6 +207,24 @@ impl RateModel {
             normalize(&mut self.weekday);
         }
     }
+}
+
+/// How far below `expected` a `value` is, in spreads, scored as a Poisson deviance residual
+/// (scaled down when the series is noisier than Poisson): a linear z cannot go below
+/// −√expected at zero, so a page silent at night (16 expected a minute, z = −4) would pass for
+/// chance, although silence there has a probability of e⁻¹⁶. The deviance residual of silence is
+/// −√(2·expected) (−5.7), and it equals the linear z for small deviations.
+fn fall_score(value: f64, expected: f64, spread: f64) -> f64 {
+    if expected <= 0.0 {
+        return 0.0;
+    }
+    let deviance = if value > 0.0 {
+        2.0 * (value * (value / expected).ln() - (value - expected))
+    } else {
+        2.0 * expected
+    };
+    let overdispersion = (spread * spread / expected).max(1.0);
+    -(deviance.max(0.0) / overdispersion).sqrt()
 }
 
 fn normalize(factors: &mut [f64]) {
@@ -317,9 +339,11 @@ mod tests {
             m.observe(start() + Duration::minutes(40), value, &p, 5.0, 5.0)
         };
         // A constant 100 leaves the Poisson floor: one spread is 10.
+        // A fall is scored as a Poisson deviance residual: 40 for 100 is -6.8 spreads.
         let fall = judge(40.0);
+        let deviance = -(2.0 * (40.0 * 0.4_f64.ln() + 60.0)).sqrt();
         assert!(
-            (fall.score + 6.0).abs() < 1e-9 && fall.anomalous,
+            (fall.score - deviance).abs() < 1e-9 && fall.anomalous,
             "{fall:?}"
         );
         let rise = judge(170.0);
@@ -347,6 +371,19 @@ mod tests {
             m.observe(at, *v, &p, 5.0, 5.0);
         }
         assert!(worst < 0.1, "worst relative error on day three: {worst}");
+    }
+
+    #[test]
+    fn a_small_series_falling_silent_is_anomalous() {
+        // 16 clicks a minute, Poisson: silence has a probability of e^-16.
+        let mut rng = fastrand::Rng::with_seed(5);
+        let mut values: Vec<f64> = (0..200).map(|_| poisson(&mut rng, 16.0)).collect();
+        values[150] = 0.0;
+        let judged = run(&values);
+        assert!(judged[150].anomalous, "{:?}", judged[150]);
+        assert!(judged[150].score < -5.0 && judged[150].score > -6.5, "{:?}", judged[150]);
+        // A small dip is scored like a z, and is no anomaly.
+        assert!(judged[..150].iter().all(|j| !j.anomalous));
     }
 
     #[test]
