@@ -156,7 +156,10 @@ fn sample_failures_show_every_reason_and_the_drop_list() {
         failed,
         "{stderr}"
     );
-    assert!(stderr.contains("record_id=\"missing-page-url\""), "{stderr}");
+    assert!(
+        stderr.contains("record_id=\"missing-page-url\""),
+        "{stderr}"
+    );
     assert!(
         !stderr.contains("boton-4"),
         "a payload leaked into the logs: {stderr}"
