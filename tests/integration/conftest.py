@@ -3,7 +3,9 @@
 `./scripts/test` starts moto_server and exports:
 
 - ``MOTO_ENDPOINT``: ``http://127.0.0.1:PORT`` of moto_server (SNS, SQS, Firehose, S3, ...);
-- ``CLICKSTREAM_BIN``: the absolute path of ``target/debug/clickstream-lambda``.
+- ``CLICKSTREAM_BIN``: the absolute path of ``debug/clickstream-lambda`` in cargo's build
+  folder (``target_directory`` of ``cargo metadata``: ``target/`` unless CARGO_TARGET_DIR or
+  ``build.target-dir`` puts it elsewhere).
 
 What is here is generic (any service moto serves, any event): the AWS environment for
 subprocesses, boto3 clients pointed at moto, a fresh SNS topic with an SQS queue subscribed to

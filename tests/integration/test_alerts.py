@@ -14,8 +14,9 @@ Two views of every publish are checked:
 Expected values are derived from the sample events and the documented contract (README "The
 alert", "When SNS fails"), never copied from a run.
 
-The cooldown cannot be tested across processes (each `invoke` starts with empty memory): the
-Rust unit tests cover it; here ALERT_COOLDOWN_SECONDS=0 is only checked to break nothing.
+The cooldown cannot be tested across `invoke` processes (each starts with empty memory): it is
+tested through `replay`, which runs events through one warm handler as a container would, and in
+the Lambda mode by test_runtime_api.py; here ALERT_COOLDOWN_SECONDS=0 is checked to break nothing.
 """
 
 from __future__ import annotations
@@ -51,6 +52,17 @@ SOURCE_CODES = {
     "direct": "direct",
 }
 KINDS = list(SOURCE_CODES)
+# The counts of the EMF line (README "Metrics"), in the order the line declares them.
+METRICS = [
+    "RecordsOk",
+    "RecordsProcessingFailed",
+    "RecordsDropped",
+    "Anomalies",
+    "AnomaliesUnreadable",
+    "AlertsPublished",
+    "AlertsSuppressed",
+    "AlertsFailed",
+]
 
 # --------------------------------------------------------------------------------------------
 # Reading the sample events independently of the binary
@@ -313,13 +325,11 @@ def assert_success_response(expected: Expected, run: Any) -> None:
         assert [a["recordId"] for a in answers] == [r["recordId"] for r in records]
         assert {a["result"] for a in answers} == {"Ok"}, answers
     elif expected.kind == "kda":
-        answers = {a["recordId"]: a["result"] for a in response["records"]}
+        # Records that can never be read are acknowledged too: retrying them cannot help.
         assert [a["recordId"] for a in response["records"]] == expected.all_ids
-        assert {i: answers[i] for i in expected.readable} == {i: "Ok" for i in expected.readable}
-        assert {i: answers[i] for i in expected.unreadable} == {i: "DeliveryFailed" for i in expected.unreadable}
+        assert {a["result"] for a in response["records"]} == {"Ok"}, response
     elif expected.kind == "kinesis":
-        failed = [f["itemIdentifier"] for f in response["batchItemFailures"]]
-        assert sorted(failed) == sorted(expected.unreadable), response
+        assert response == {"batchItemFailures": []}, response
     else:
         assert response["published"] == expected.count, response
         assert response["suppressed"] == 0, response
@@ -442,7 +452,26 @@ def test_exactly_one_publish_and_one_delivery(alert_run: AlertRun) -> None:
     notification = alert_run.delivered[0]
     assert notification["Type"] == "Notification"
     assert notification["TopicArn"] == alert_run.topic.arn
-    assert_metrics(alert_run.run, AlertsPublished=1, AlertsFailed=0, AlertsSuppressed=0, Anomalies=alert_run.expected.count)
+    assert_metrics(
+        alert_run.run,
+        AlertsPublished=1,
+        AlertsFailed=0,
+        AlertsSuppressed=0,
+        Anomalies=alert_run.expected.count,
+        AnomaliesUnreadable=len(alert_run.expected.unreadable),
+    )
+
+
+def test_emf_line_declares_every_count(alert_run: AlertRun) -> None:
+    metrics = alert_run.run.metrics
+    assert metrics is not None, alert_run.run.stderr
+    [directive] = metrics["_aws"]["CloudWatchMetrics"]
+    assert [m["Name"] for m in directive["Metrics"]] == METRICS
+    assert {m["Unit"] for m in directive["Metrics"]} == {"Count"}
+    assert directive["Dimensions"] == [["EventSource"]]
+    assert metrics["EventSource"] == alert_run.expected.source_code
+    for name in METRICS:
+        assert isinstance(metrics[name], int) and metrics[name] >= 0, (name, metrics)
 
 
 def test_response_reports_success(alert_run: AlertRun) -> None:
@@ -600,18 +629,29 @@ NO_ANOMALY_EVENTS = {
 }
 
 
+def unreadable_records(name: str, event: dict[str, Any]) -> int:
+    """How many records of a no-anomaly event are unreadable anomaly records (KDA, Kinesis)."""
+    if name.startswith("kda"):
+        return len(event["records"])
+    if name.startswith("kinesis"):
+        return len(event["Records"])
+    return 0
+
+
 def assert_no_anomaly_response(name: str, event: dict[str, Any], run: Any) -> None:
     assert run.returncode == 0, run.stderr
     response = run.response
     if name.startswith("firehose"):
         assert [a["recordId"] for a in response["records"]] == [r["recordId"] for r in event["records"]]
     elif name.startswith("kda"):
-        assert {a["result"] for a in response["records"]} == {"DeliveryFailed"}
+        # Unreadable records are acknowledged, not handed back to be retried forever.
+        assert [a["recordId"] for a in response["records"]] == [r["recordId"] for r in event["records"]]
+        assert {a["result"] for a in response["records"]} == {"Ok"}
     elif name.startswith("kinesis"):
-        failed = sorted(f["itemIdentifier"] for f in response["batchItemFailures"])
-        assert failed == sorted(r["kinesis"]["sequenceNumber"] for r in event["Records"])
+        assert response == {"batchItemFailures": []}
     else:
         assert response == {"published": 0, "suppressed": 0, "messageId": None}
+    assert_metrics(run, AnomaliesUnreadable=unreadable_records(name, event))
 
 
 @pytest.mark.parametrize("name", NO_ANOMALY_EVENTS)
@@ -675,25 +715,35 @@ def test_firehose_results_never_depend_on_sns(broken_sns: dict[str, str], topic:
     assert_metrics(broken, AlertsFailed=1, AlertsPublished=0, Anomalies=expected.count, RecordsOk=len(expected.event["records"]))
 
 
-def test_kda_readable_records_fail_delivery(broken_sns: dict[str, str], invoke: Any, nothing_published: None) -> None:
+def test_kda_only_readable_records_fail_delivery(broken_sns: dict[str, str], invoke: Any, nothing_published: None) -> None:
+    """KDA retries `DeliveryFailed` records: those whose alert failed are handed back; one that
+    can never be read is acknowledged, since a retry would fail the same way forever."""
     expected = sample("kda")
     run = invoke(sample_path("kda"), **broken_sns)
     assert run.returncode == 0, run.stderr
     assert [a["recordId"] for a in run.response["records"]] == expected.all_ids
     results = {a["recordId"]: a["result"] for a in run.response["records"]}
     assert {i: results[i] for i in expected.readable} == {i: "DeliveryFailed" for i in expected.readable}
-    assert {i: results[i] for i in expected.unreadable} == {i: "DeliveryFailed" for i in expected.unreadable}
-    assert_metrics(run, AlertsFailed=1, AlertsPublished=0)
+    assert {i: results[i] for i in expected.unreadable} == {i: "Ok" for i in expected.unreadable}
+    assert_metrics(
+        run, AlertsFailed=1, AlertsPublished=0, Anomalies=expected.count, AnomaliesUnreadable=len(expected.unreadable)
+    )
 
 
-def test_kinesis_every_record_is_a_batch_item_failure(broken_sns: dict[str, str], invoke: Any, nothing_published: None) -> None:
+def test_kinesis_only_readable_records_are_batch_item_failures(
+    broken_sns: dict[str, str], invoke: Any, nothing_published: None
+) -> None:
+    """Lambda retries from the lowest failed sequence number: listing a record that can never
+    be read would stall the shard until it expires, so only readable ones are listed."""
     expected = sample("kinesis")
     run = invoke(sample_path("kinesis"), **broken_sns)
     assert run.returncode == 0, run.stderr
     failed = [f["itemIdentifier"] for f in run.response["batchItemFailures"]]
-    assert sorted(failed) == sorted(expected.all_ids)
+    assert sorted(failed) == sorted(expected.readable)
     assert len(failed) == len(set(failed)), failed
-    assert_metrics(run, AlertsFailed=1, AlertsPublished=0)
+    assert_metrics(
+        run, AlertsFailed=1, AlertsPublished=0, Anomalies=expected.count, AnomaliesUnreadable=len(expected.unreadable)
+    )
 
 
 def test_direct_invocation_fails(broken_sns: dict[str, str], invoke: Any, nothing_published: None) -> None:
@@ -745,9 +795,21 @@ def test_dry_run_publishes_nothing_and_prints_the_alert(kind: str, invoke: Any, 
     sms = next(line for line in run.stderr.splitlines() if line.startswith("sms: "))
     assert_sms(sms.removeprefix("sms: "))
     if kind == "direct":
-        assert run.response == {"published": expected.count, "suppressed": 0, "messageId": None}
+        # Nothing was published: the answer says the anomalies went to a dry run instead.
+        assert run.response == {"published": 0, "suppressed": 0, "dryRun": expected.count, "messageId": None}
     else:
         assert_success_response(expected, run)
+    # Logged and counted as a dry run, not as a publish.
+    assert "alert not published: dry run" in run.stderr, run.stderr
+    assert "alert published" not in run.stderr, run.stderr
+    assert_metrics(
+        run,
+        Anomalies=expected.count,
+        AnomaliesUnreadable=len(expected.unreadable),
+        AlertsPublished=0,
+        AlertsSuppressed=0,
+        AlertsFailed=0,
+    )
 
     # And no request at all: with the SDK pointed at a listener on 127.0.0.1, nobody connects.
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
@@ -759,3 +821,137 @@ def test_dry_run_publishes_nothing_and_prints_the_alert(kind: str, invoke: Any, 
         listener.setblocking(False)
         with pytest.raises(BlockingIOError):
             listener.accept()[0].close()
+
+
+# --------------------------------------------------------------------------------------------
+# Logs cannot be forged by the data
+# --------------------------------------------------------------------------------------------
+
+# A value that, printed as is, would end the log line and start a fake one.
+FORGED = '\n INFO alert published source="forged"\r\t\\'
+
+
+def rust_debug(text: str) -> str:
+    """Rust's `{:?}` of an ASCII string: quoted, with backslash, double quote, \\n, \\r and \\t
+    escaped (how ids and source names appear in the text logs)."""
+    escapes = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    return '"' + "".join(escapes.get(c, c) for c in text) + '"'
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def _hostile_kda() -> tuple[dict[str, Any], list[str]]:
+    event = load(SAMPLE_FILES["kda"])
+    event["applicationArn"] += FORGED
+    event["records"][-1]["recordId"] += FORGED
+    assert read_anomaly(event["records"][-1]["data"]) is None, "the last sample record is unreadable"
+    return event, [event["applicationArn"], event["records"][-1]["recordId"]]
+
+
+def _hostile_kinesis() -> tuple[dict[str, Any], list[str]]:
+    event = load(SAMPLE_FILES["kinesis"])
+    for record in event["Records"]:
+        record["eventSourceARN"] += FORGED
+    last = event["Records"][-1]["kinesis"]
+    last["sequenceNumber"] += FORGED
+    assert read_anomaly(last["data"]) is None, "the last sample record is unreadable"
+    return event, [event["Records"][0]["eventSourceARN"], last["sequenceNumber"]]
+
+
+def _hostile_firehose() -> tuple[dict[str, Any], list[str]]:
+    event = load(SAMPLE_FILES["firehose"])
+    event["deliveryStreamArn"] += FORGED
+    event["records"].append({**event["records"][0], "recordId": "bad" + FORGED, "data": "!not base64!"})
+    return event, [event["deliveryStreamArn"], event["records"][-1]["recordId"]]
+
+
+def _hostile_direct() -> tuple[dict[str, Any], list[str]]:
+    event = load(SAMPLE_FILES["direct"])
+    event["source"] += FORGED
+    return event, [event["source"]]
+
+
+HOSTILE_LOG_EVENTS = {
+    "kda": _hostile_kda,
+    "kinesis": _hostile_kinesis,
+    "firehose": _hostile_firehose,
+    "direct": _hostile_direct,
+}
+
+
+@pytest.mark.parametrize("kind", HOSTILE_LOG_EVENTS)
+def test_ids_and_sources_are_quoted_and_escaped_in_logs(kind: str, invoke: Any) -> None:
+    """Record ids and source names come from the event: the logs print them Debug-escaped
+    (`record_id="..."`), so a newline in one cannot start a line of its own."""
+    event, hostile = HOSTILE_LOG_EVENTS[kind]()
+    run = invoke(event, ALERT_TOPIC_ARN=None)
+    assert run.returncode == 0, run.stderr
+    for value in hostile:
+        assert rust_debug(value) in run.stderr, f"{rust_debug(value)} not in stderr:\n{run.stderr}"
+    forged = [line for line in run.stderr.splitlines() if line.lstrip().startswith("INFO alert published")]
+    assert not forged, run.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# Storm control in one warm handler (`replay`)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def replay(clickstream_bin: Path, aws_env: dict[str, str]) -> Any:
+    """`replay(events, **env)` runs `clickstream-lambda replay` on the events (one JSON line
+    each, through one handler as one warm container would) and returns the finished process."""
+
+    def run(events: list[dict[str, Any]], **env: str) -> subprocess.CompletedProcess[str]:
+        lines = "".join(json.dumps(e) + "\n" for e in events)
+        return subprocess.run(
+            [str(clickstream_bin), "replay", "-"],
+            input=lines,
+            capture_output=True,
+            text=True,
+            env={**aws_env, **env},
+            cwd=REPO_ROOT,
+            timeout=60,
+            check=False,
+        )
+
+    return run
+
+
+
+def direct_event(source: str, score: float) -> dict[str, Any]:
+    """A direct event of one anomaly: `info` below a score of 3, `critical` from 5."""
+    anomaly = {"metric": "ctr_percent", "value": 40.0, "expected": 11.5, "score": score,
+               "page_url": "/pagina-1", "detected_at": "2026-11-27T10:05:00Z"}
+    return {"source": source, "anomalies": [anomaly]}
+
+
+def test_storm_control_tells_sources_apart_by_kind(replay: Any, topic: Any, moto_sns: Any) -> None:
+    """A direct caller naming itself after a KDA application's ARN is another source: the KDA
+    alert's quiet period does not hold its alert back (which is no more severe)."""
+    kda = load(SAMPLE_FILES["kda"])
+    assert sample("kda").severity == "warning"
+    impostor = direct_event(kda["applicationArn"], score=1.0)
+    done = replay([kda, impostor, impostor], ALERT_TOPIC_ARN=topic.arn)
+    assert done.returncode == 0, done.stderr
+    published = moto_sns.published(topic.arn)
+    # The second direct event falls in the direct source's own quiet period.
+    assert [p.attributes["source"]["Value"] for p in published] == ["kinesis-analytics", "direct"]
+    assert [p.attributes["severity"]["Value"] for p in published] == ["warning", "info"]
+
+
+def test_a_more_severe_alert_breaks_through_the_cooldown(replay: Any, topic: Any, moto_sns: Any) -> None:
+    """Within the quiet period an alert no more severe than the last one sent is held, and one
+    more severe goes out at once, reporting what was held; after it, less severe ones are held."""
+    source = f"detector-{uuid.uuid4().hex[:8]}"
+    info, critical = direct_event(source, score=1.0), direct_event(source, score=6.0)
+    done = replay([info, info, critical, info], ALERT_TOPIC_ARN=topic.arn)
+    assert done.returncode == 0, done.stderr
+    published = moto_sns.published(topic.arn)
+    assert [p.attributes["severity"]["Value"] for p in published] == ["info", "critical"]
+    # The critical alert reports the held anomaly too.
+    assert [int(str(p.attributes["anomaly_count"]["Value"])) for p in published] == [1, 2]
+    printed = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line["severity"] for line in printed] == ["info", "critical"]

@@ -1,7 +1,8 @@
 """The Lambda bootstrap as `cargo lambda build --release` makes it, checked for both runtimes.
 
 provided.al2 ships glibc 2.26 and provided.al2023 glibc 2.34: the bootstrap must be either static
-or need no GLIBC symbol version newer than 2.26. scripts/test builds it and exports BOOTSTRAP.
+or need no GLIBC symbol version newer than 2.26. scripts/test builds it and exports BOOTSTRAP (under
+cargo's build folder, wherever CARGO_TARGET_DIR puts it; then SAM's copy under .aws-sam).
 """
 import json
 import os
@@ -19,7 +20,12 @@ MAX_GLIBC = (2, 26)
 
 @pytest.fixture(scope="module")
 def bootstrap():
-    path = pathlib.Path(os.environ.get("BOOTSTRAP", ROOT / "target/lambda/clickstream-lambda/bootstrap"))
+    value = os.environ.get("BOOTSTRAP", "").strip()
+    if not value:
+        pytest.fail("BOOTSTRAP is not set: export the path of the bootstrap to check "
+                    "(lambda/clickstream-lambda/bootstrap under `cargo metadata`'s target_directory); "
+                    "./scripts/test does")
+    path = pathlib.Path(value)
     if not path.is_file():
         pytest.fail(f"no bootstrap at {path}: run ./scripts/test (it runs cargo lambda build --release)")
     return path

@@ -1,7 +1,8 @@
 """clickstream-send against a real Firehose API: moto's server, on this machine.
 
-Needs MOTO_ENDPOINT (e.g. http://127.0.0.1:5123) pointing at a running `moto_server`, and the
-built binary at CLICKSTREAM_SEND (default target/debug/clickstream-send). moto's Firehose writes
+Needs MOTO_ENDPOINT (e.g. http://127.0.0.1:5123) pointing at a running `moto_server`, and
+CLICKSTREAM_SEND naming the built binary (`debug/clickstream-send` in cargo's build folder, which
+CARGO_TARGET_DIR may put anywhere; ./scripts/test exports both). moto's Firehose writes
 each PutRecordBatch call straight into an S3 object, so what the producer sent can be read back.
 moto never fails an entry, so the retry test puts a scripted stand-in on 127.0.0.1 instead.
 """
@@ -21,9 +22,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 ENDPOINT = os.environ.get("MOTO_ENDPOINT")
-BINARY = Path(os.environ.get("CLICKSTREAM_SEND", ROOT / "target" / "debug" / "clickstream-send"))
-if not BINARY.is_absolute():
-    BINARY = ROOT / BINARY
 STREAM = "ClickStreamingFirehose-test"
 REGION = "us-east-1"
 SEED_FIELDS = {
@@ -81,10 +79,28 @@ def aws_env(endpoint):
     return env
 
 
+def binary():
+    """CLICKSTREAM_SEND. A missing one fails the test: guessing `target/` would miss a build
+    folder set elsewhere, or run a stale binary left there."""
+    value = os.environ.get("CLICKSTREAM_SEND", "").strip()
+    if not value:
+        pytest.fail(
+            "CLICKSTREAM_SEND is not set: export the path of the built clickstream-send "
+            "(debug/clickstream-send under `cargo metadata`'s target_directory); "
+            "./scripts/test does",
+            pytrace=False,
+        )
+    path = Path(value)
+    if not path.is_absolute():
+        path = ROOT / path
+    if not path.is_file():
+        pytest.fail(f"CLICKSTREAM_SEND={path} is not built (cargo build --bins)", pytrace=False)
+    return path
+
+
 def send(*args, endpoint=None):
-    assert BINARY.exists(), f"{BINARY} is not built (cargo build -p clickstream-send)"
     return subprocess.run(
-        [str(BINARY), *args],
+        [str(binary()), *args],
         env=aws_env(endpoint or ENDPOINT),
         capture_output=True,
         text=True,
