@@ -381,7 +381,11 @@ mod tests {
         values[150] = 0.0;
         let judged = run(&values);
         assert!(judged[150].anomalous, "{:?}", judged[150]);
-        assert!(judged[150].score < -5.0 && judged[150].score > -6.5, "{:?}", judged[150]);
+        assert!(
+            judged[150].score < -5.0 && judged[150].score > -6.5,
+            "{:?}",
+            judged[150]
+        );
         // A small dip is scored like a z, and is no anomaly.
         assert!(judged[..150].iter().all(|j| !j.anomalous));
     }

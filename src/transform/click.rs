@@ -108,29 +108,52 @@ fn user_id(fields: &Fields<'_>) -> Result<String, Rejection> {
         })
 }
 
-/// The anomaly flag: `true`, `"true"` in any case, `1`, or a list holding any of these.
+/// The anomaly flag: `true`, `"true"` in any case, the number 1, or a list holding any of these.
 /// The lab's producer sends a one-element list, `[true]` or `[false]`.
+///
+/// Read from the raw text, item by item, rather than through a `serde_json::Value`: a `Value`
+/// refuses `1e400`, which would make `[true, 1e400]` read as not flagged, and rounds
+/// `1.0000000000000000001` to 1.
 pub(crate) fn is_truthy(raw: &RawValue) -> bool {
-    // The two forms every seed record carries, without building a Value.
+    // The two forms every seed record carries, without parsing.
     match raw.get() {
         "[true]" | "true" | "1" => return true,
         "[false]" | "false" | "0" | "null" | "[]" => return false,
         _ => {}
     }
-    match serde_json::from_str::<serde_json::Value>(raw.get()) {
-        Ok(serde_json::Value::Array(items)) => items.iter().any(scalar_truthy),
-        Ok(value) => scalar_truthy(&value),
-        Err(_) => false,
+    if raw.get().starts_with('[') {
+        return serde_json::from_str::<Vec<&RawValue>>(raw.get())
+            .is_ok_and(|items| items.iter().any(|item| scalar_truthy(item)));
+    }
+    scalar_truthy(raw)
+}
+
+fn scalar_truthy(raw: &RawValue) -> bool {
+    let text = raw.get();
+    match text.as_bytes().first() {
+        Some(b't') => text == "true",
+        Some(b'"') => json_string(raw).is_some_and(|s| s.eq_ignore_ascii_case("true")),
+        Some(b'0'..=b'9') => is_one(text),
+        _ => false,
     }
 }
 
-fn scalar_truthy(value: &serde_json::Value) -> bool {
-    match value {
-        serde_json::Value::Bool(b) => *b,
-        serde_json::Value::String(s) => s.eq_ignore_ascii_case("true"),
-        serde_json::Value::Number(n) => n.as_f64() == Some(1.0),
-        _ => false,
+/// The JSON number `text` is exactly one: `1`, `1.0`, `1.00`, `1e0`, `10e-1`...
+fn is_one(text: &str) -> bool {
+    let (mantissa, exponent) = match text.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(i32::MAX)),
+        None => (text, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = format!("{whole}{fraction}");
+    let significant = digits.trim_start_matches('0').trim_end_matches('0');
+    if significant != "1" {
+        return false;
     }
+    // Where the 1 stands: the power of ten it is worth, before the exponent.
+    let leading_zeros = digits.len() - digits.trim_start_matches('0').len();
+    let power = whole.len() as i64 - 1 - leading_zeros as i64;
+    power + i64::from(exponent) == 0
 }
 
 /// The values of the added fields known when the record is read.
@@ -238,6 +261,13 @@ mod tests {
             ("{}", false),
             ("{\"a\":true}", false),
             ("[[true]]", false),
+            ("[true,1e400]", true),
+            ("[1e400,\"TRUE\"]", true),
+            ("1.0000000000000000001", false),
+            ("1.00", true),
+            ("10e-1", true),
+            ("0.1e1", true),
+            ("1e400", false),
         ];
         for (input, want) in cases {
             assert_eq!(is_truthy(&raw(input)), want, "{input}");

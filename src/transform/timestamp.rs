@@ -48,7 +48,10 @@ pub(crate) fn parse_timestamp(raw: &RawValue) -> Result<DateTime<Utc>, Timestamp
         }
         Some(b'-' | b'0'..=b'9') => {
             let n: f64 = text.parse().map_err(|_| TimestampError::NotAnEpoch)?;
-            from_epoch_number(n)
+            match exact_epoch_millis(text, n) {
+                Some(ms) => from_epoch_millis(ms).ok_or(TimestampError::OutOfRange),
+                None => from_epoch_number(n),
+            }
         }
         _ => Err(TimestampError::WrongType),
     }
@@ -95,6 +98,45 @@ pub(crate) fn from_epoch_number(n: f64) -> Result<DateTime<Utc>, TimestampError>
         return Err(TimestampError::OutOfRange);
     }
     from_epoch_millis(millis.floor() as i64).ok_or(TimestampError::OutOfRange)
+}
+
+/// Epoch milliseconds from a plain decimal (`1700000000.673`, no exponent) read digit by digit:
+/// `n * 1000.0` in binary floating point turns .673 into .672999… for about one value in 200,
+/// and the floor then loses a millisecond. `None` for other forms, which take the f64 path.
+fn exact_epoch_millis(text: &str, n: f64) -> Option<i64> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    if whole.is_empty()
+        || whole.len() > 15
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !fraction.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let whole: i64 = whole.parse().ok()?;
+    let seconds = n.abs() < EPOCH_MILLIS_THRESHOLD;
+    // The digits below a millisecond (or below the unit, for milliseconds) only decide the floor.
+    let kept = if seconds { 3 } else { 0 };
+    let head: String = fraction
+        .chars()
+        .chain(std::iter::repeat('0'))
+        .take(kept)
+        .collect();
+    let rest_nonzero = fraction.bytes().skip(kept).any(|b| b != b'0');
+    let mut millis = if seconds {
+        whole
+            .checked_mul(1000)?
+            .checked_add(head.parse::<i64>().unwrap_or(0))?
+    } else {
+        whole
+    };
+    if negative {
+        millis = -millis - i64::from(rest_nonzero);
+    }
+    Some(millis)
 }
 
 /// An instant from epoch milliseconds, if RFC 3339 can write it.
@@ -161,6 +203,12 @@ mod tests {
             // Epoch milliseconds.
             ("1700000000123", "2023-11-14T22:13:20.123Z"),
             ("1.700000000123e12", "2023-11-14T22:13:20.123Z"),
+            // Decimal digits are read exactly: f64 arithmetic would give .672 and .260.
+            ("2147483648.673", "2038-01-19T03:14:08.673Z"),
+            ("271041745.261", "1978-08-04T01:22:25.261Z"),
+            ("-1.5", "1969-12-31T23:59:58.500Z"),
+            ("-0.0001", "1969-12-31T23:59:59.999Z"),
+            ("1700000000123.9", "2023-11-14T22:13:20.123Z"),
             // A leap second where one can be: 31 December and 30 June, 23:59:60 UTC.
             (r#""2016-12-31T23:59:60Z""#, "2016-12-31T23:59:60.000Z"),
             (
