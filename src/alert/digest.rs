@@ -47,14 +47,14 @@ impl Digest {
     pub(crate) fn add(&mut self, anomaly: Anomaly) {
         self.count += 1;
         self.max_score = max_score(self.max_score, anomaly.score);
-        for t in [
-            anomaly.window_start,
-            anomaly.window_end,
-            anomaly.detected_at,
-        ]
-        .into_iter()
-        .flatten()
-        {
+        // The span an alert reports is when things happened: a window when there is one, the
+        // detection time only for anomalies without one.
+        let times = if anomaly.window_start.is_some() || anomaly.window_end.is_some() {
+            [anomaly.window_start, anomaly.window_end]
+        } else {
+            [anomaly.detected_at, None]
+        };
+        for t in times.into_iter().flatten() {
             self.first = Some(self.first.map_or(t, |f| f.min(t)));
             self.last = Some(self.last.map_or(t, |l| l.max(t)));
         }
