@@ -15,11 +15,12 @@
 //!   residual scaled by the series' overdispersion, which matches z for small falls but sees a
 //!   small series falling silent for what it is. A window is judged only after the warm-up and
 //!   when enough is expected (or observed, for a rise) to tell a change from chance.
-//! - A fall is anomalous from `threshold` spreads, a rise from [`ModelParams::rise_factor`]
-//!   times as many: counts of real traffic burst upward far more often than a variance
-//!   suggests (news, campaigns, crawlers), and cannot fall below zero, so a fall to silence is
-//!   at most √expected spreads and would be missed on small series by a threshold high enough
-//!   for bursts.
+//! - A fall is anomalous from `threshold` spreads; a rise on a bursty series (variance four
+//!   or more times the mean) from [`ModelParams::rise_factor`] times as many, and on a series
+//!   as steady as Poisson traffic from `threshold` too, in between by degrees: real traffic that
+//!   is overdispersed bursts upward far more often than its variance suggests (news, campaigns,
+//!   crawlers), while a steady series has no such bursts, and its small pages' spikes must
+//!   still be seen.
 //! - Learning is robust: a judged value is clipped to the anomaly thresholds around the
 //!   expected value before it is learned, so an anomaly does not teach the model that it is
 //!   normal, while a lasting change of level is still learned, a step at a time.
@@ -153,7 +154,15 @@ impl RateModel {
         } else {
             (value - expected) / spread
         };
-        let rise = threshold * params.rise_factor;
+        // Bursts upward are what overdispersed series do (news, campaigns, crawlers); a series
+        // as steady as Poisson traffic has none, so its rises are judged like its falls.
+        let overdispersion = if expected > 0.0 {
+            spread * spread / expected
+        } else {
+            f64::INFINITY
+        };
+        let bursty = ((overdispersion - 1.0) / 3.0).clamp(0.0, 1.0);
+        let rise = threshold * (1.0 + (params.rise_factor - 1.0) * bursty);
         let anomalous = judged && (score >= rise || score <= -threshold);
         let learned = if warm {
             value.clamp(
@@ -329,30 +338,41 @@ mod tests {
     }
 
     #[test]
-    fn a_rise_needs_rise_factor_times_the_spreads_a_fall_needs() {
+    fn a_rise_needs_rise_factor_times_the_spreads_on_bursty_series_only() {
         let p = ModelParams::default();
-        let judge = |value: f64| {
+        let judge = |history: &dyn Fn(i64) -> f64, value: f64| {
             let mut m = RateModel::default();
             for i in 0..40 {
-                m.observe(start() + Duration::minutes(i), 100.0, &p, 5.0, 5.0);
+                m.observe(start() + Duration::minutes(i), history(i), &p, 5.0, 5.0);
             }
             m.observe(start() + Duration::minutes(40), value, &p, 5.0, 5.0)
         };
-        // A constant 100 leaves the Poisson floor: one spread is 10.
+        // A constant 100 leaves the Poisson floor: one spread is 10, as steady as Poisson
+        // traffic, so a rise is judged like a fall.
+        let steady = |_: i64| 100.0;
         // A fall is scored as a Poisson deviance residual: 40 for 100 is -6.8 spreads.
-        let fall = judge(40.0);
+        let fall = judge(&steady, 40.0);
         let deviance = -(2.0 * (40.0 * 0.4_f64.ln() + 60.0)).sqrt();
         assert!(
             (fall.score - deviance).abs() < 1e-9 && fall.anomalous,
             "{fall:?}"
         );
-        let rise = judge(170.0);
+        let rise = judge(&steady, 170.0);
         assert!(
-            (rise.score - 7.0).abs() < 1e-9 && !rise.anomalous,
+            (rise.score - 7.0).abs() < 1e-9 && rise.anomalous,
             "{rise:?}"
         );
-        assert!(judge(100.0 + 10.0 * 5.0 * p.rise_factor).anomalous);
-        assert!(!judge(99.0 + 10.0 * 5.0 * p.rise_factor).anomalous);
+        assert!(!judge(&steady, 149.0).anomalous);
+        // Swinging between 60 and 140: sixteen times more variance than Poisson, bursty; a rise
+        // needs rise_factor times the spreads.
+        let bursty = |i: i64| if i % 2 == 0 { 60.0 } else { 140.0 };
+        let seven = judge(&bursty, 100.0 + 7.0 * 40.0);
+        assert!(seven.score > 6.0 && !seven.anomalous, "{seven:?}");
+        let eleven = judge(&bursty, 100.0 + 11.0 * 40.0);
+        assert!(
+            eleven.score > 5.0 * p.rise_factor && eleven.anomalous,
+            "{eleven:?}"
+        );
     }
 
     #[test]
