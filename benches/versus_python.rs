@@ -1,20 +1,62 @@
-//! Whole processes side by side: `clickstream-lambda invoke` against the plain-CPython reference
-//! transform (`../shared/bench/python_ref_transform.py`) on the same ~3.5 MB event, alternating,
-//! comparing CPU time (user + sys) and peak RSS; and the wall time of `invoke` on a one-record
-//! event, a proxy for cold start; and what hostile input costs: one 1,000 KiB record of 128,000
-//! distinct keys (CPU), and a 6 MB direct event of tiny anomalies (peak RSS). Prints a table;
+//! Whole processes side by side: `clickstream-lambda invoke` with its detectors on (the
+//! defaults) and off (`DETECT_RATES=off DETECT_USER_BURSTS=off`) against the plain-CPython
+//! reference transform (`../shared/bench/python_ref_transform.py`) on the same ~3.5 MB event,
+//! alternating, comparing CPU time (user + sys) and peak RSS; and the wall time of `invoke` on a
+//! one-record event, a proxy for cold start; and what hostile input costs: one 1,000 KiB record
+//! of 128,000 distinct keys (CPU), a 6 MB direct event of tiny anomalies (peak RSS), and
+//! 100,000 clicks of 100,000 distinct pages and users, one click each, replayed through one
+//! warm handler with the detectors on and off (peak RSS and its difference). Prints a table;
 //! it asserts nothing, timings are not tests.
 //!
+//! The 100,000 clicks are replayed as 50 one-minute batches of 2,000 (about 0.8 MB each, under
+//! the template's 1 MiB `BufferSizeInMBs`), not invoked as one event: the answer to 100,000
+//! records cannot fit Lambda's 6 MB response limit (even answered `ProcessingFailed` with
+//! their original data), so one such batch is refused whole, before the rate detector sees
+//! it. Replayed, the rate windows also close and are scored, as in a warm container.
+//!
 //! Run with `cargo bench --bench versus_python`. `PYTHON_REF` overrides the reference's path,
-//! `BENCH_ROUNDS` the number of alternating rounds (default 15).
+//! `BENCH_ROUNDS` the number of alternating rounds (default 15), `CLICKSTREAM_BIN` the binary
+//! measured.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use clickstream_lambda::generate::ClickGenerator;
+use clickstream_lambda::generate::{Click, ClickGenerator, STREAM_ARN};
 
-const BIN: &str = env!("CARGO_BIN_EXE_clickstream-lambda");
+/// The binary cargo built for this bench; `CLICKSTREAM_BIN` names another (a copy taken when
+/// the target directory is shared with builds of other checkouts).
+fn binary() -> String {
+    std::env::var("CLICKSTREAM_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_clickstream-lambda").to_owned())
+}
+
+/// The environment that turns the batch and cross-batch detectors off (the producer's flag is
+/// only read, and stays on).
+const DETECTORS_OFF: &[(&str, &str)] = &[("DETECT_RATES", "off"), ("DETECT_USER_BURSTS", "off")];
+/// The defaults: every detector on. The variables are removed, not inherited from the shell.
+const DETECTORS_ON: &[(&str, &str)] = &[];
+/// Every variable the function reads, removed from the children's environment so the calling
+/// shell cannot change what is measured.
+const FUNCTION_VARIABLES: &[&str] = &[
+    "ALERT_TOPIC_ARN",
+    "ALERT_COOLDOWN_SECONDS",
+    "DROP_EVENT_TYPES",
+    "PROCESSED_DATA_URI",
+    "DETECT_PRODUCER_FLAG",
+    "DETECT_USER_BURSTS",
+    "BURST_MIN_CLICKS",
+    "BURST_SECONDS",
+    "DETECT_RATES",
+    "RATE_WINDOW_SECONDS",
+    "RATE_LATENESS_SECONDS",
+    "RATE_THRESHOLD",
+    "RATE_MIN_EXPECTED",
+    "RATE_TRACKED_PAGES",
+];
+/// The distinct pages and users of the high-cardinality replay, and its batches.
+const DISTINCT: usize = 100_000;
+const DISTINCT_BATCHES: usize = 50;
 
 /// CPU time and peak RSS of one finished child process.
 struct Usage {
@@ -23,15 +65,52 @@ struct Usage {
     wall: Duration,
 }
 
-#[expect(
-    clippy::zombie_processes,
-    reason = "the child is reaped by wait4, which also gives its rusage"
-)]
-fn measure(program: &str, args: &[&Path]) -> Usage {
+/// The first argument that makes this binary the measuring helper (see [`measure`]).
+const MEASURE: &str = "--measure-child";
+
+/// Runs `program` with `args` in the environment given, from a fresh, small helper process:
+/// this binary again, with [`MEASURE`] as its first argument.
+///
+/// Not spawned from here directly, because Linux counts a process's peak RSS from before its
+/// `exec`: a child spawned by a process is charged that process's own peak (the events this
+/// bench builds weigh tens of MiB), and small figures would all read the same. The helper's own
+/// peak, the floor of what it reports, is a few MiB.
+fn measure(program: &str, args: &[&Path], env: &[(&str, &str)]) -> Usage {
+    let mut command = Command::new(std::env::current_exe().unwrap_or_else(|e| panic!("{e}")));
+    for name in FUNCTION_VARIABLES {
+        command.env_remove(name);
+    }
+    let out = command
+        .arg(MEASURE)
+        .arg(program)
+        .args(args)
+        .envs(env.iter().copied())
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start the measuring helper: {e}"));
+    assert!(out.status.success(), "{program} {args:?} failed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let numbers: Vec<u64> = text
+        .split_whitespace()
+        .map(|n| n.parse().unwrap_or_else(|e| panic!("{text:?}: {e}")))
+        .collect();
+    let [cpu_ns, rss_kib, wall_ns] = numbers[..] else {
+        panic!("the helper printed {text:?}");
+    };
+    Usage {
+        cpu: Duration::from_nanos(cpu_ns),
+        max_rss_kib: rss_kib as i64,
+        wall: Duration::from_nanos(wall_ns),
+    }
+}
+
+/// The helper: runs the program named by the arguments after [`MEASURE`] and prints its CPU
+/// time (ns), peak RSS (KiB) and wall time (ns), from `wait4`, which also reaps the child.
+fn measure_child(program: &str, args: &[String]) -> ! {
     let started = Instant::now();
     let child = Command::new(program)
         .args(args)
-        .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -43,20 +122,18 @@ fn measure(program: &str, args: &[&Path]) -> Usage {
     let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let wall = started.elapsed();
     assert_eq!(waited, pid, "wait4 failed");
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "{program} failed"
-    );
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    Usage {
-        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
-        max_rss_kib: usage.ru_maxrss,
-        wall,
+    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+        eprintln!("{program} {args:?} failed");
+        std::process::exit(1);
     }
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    let cpu = tv(usage.ru_utime) + tv(usage.ru_stime);
+    println!("{} {} {}", cpu.as_nanos(), usage.ru_maxrss, wall.as_nanos());
+    std::process::exit(0);
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
+fn median<T: PartialOrd + Copy>(mut v: Vec<T>) -> T {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     v[v.len() / 2]
 }
 
@@ -88,6 +165,49 @@ fn write_hostile_record(dir: &Path) -> PathBuf {
     path
 }
 
+/// JSON Lines of Firehose events: [`DISTINCT`] clicks in [`DISTINCT_BATCHES`] one-minute
+/// batches, click `i` by user `i` on page `/pagina-i`, evenly spread in event time, each
+/// arriving a second after its click.
+fn write_distinct_replay(dir: &Path) -> PathBuf {
+    use base64::Engine as _;
+    let start: chrono::DateTime<chrono::Utc> = "2026-11-27T10:00:00Z".parse().unwrap_or_default();
+    let per_batch = DISTINCT / DISTINCT_BATCHES;
+    let spacing = chrono::Duration::microseconds(60_000_000 / per_batch as i64);
+    let mut lines = String::new();
+    for batch in 0..DISTINCT_BATCHES {
+        let records: Vec<serde_json::Value> = (0..per_batch)
+            .map(|j| {
+                let i = batch * per_batch + j;
+                let click = Click {
+                    timestamp: start + spacing * i as i32,
+                    user_id: i as u32 + 1,
+                    page: i as u32 + 1,
+                    element: (i % 20) as u32 + 1,
+                    x: (i % 1920) as u32,
+                    y: (i % 1080) as u32,
+                    anomaly: false,
+                };
+                let arrival = click.timestamp + chrono::Duration::seconds(1);
+                serde_json::json!({
+                    "recordId": format!("r{i}"),
+                    "approximateArrivalTimestamp": arrival.timestamp_millis(),
+                    "data": base64::engine::general_purpose::STANDARD.encode(click.to_json()),
+                })
+            })
+            .collect();
+        let event = serde_json::json!({
+            "invocationId": format!("i{batch}"),
+            "deliveryStreamArn": STREAM_ARN,
+            "records": records,
+        });
+        lines.push_str(&event.to_string());
+        lines.push('\n');
+    }
+    let path = dir.join("distinct-100k.jsonl");
+    std::fs::write(&path, lines).unwrap_or_else(|e| panic!("{e}"));
+    path
+}
+
 /// A direct event of as many `{"score":1}` anomalies as 6 MB holds.
 fn write_tiny_anomalies(dir: &Path) -> PathBuf {
     let items = 6_000_000 / "{\"score\":1},".len();
@@ -105,6 +225,12 @@ fn write_tiny_anomalies(dir: &Path) -> PathBuf {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, program, rest @ ..] = &args[..]
+        && flag == MEASURE
+    {
+        measure_child(program, rest);
+    }
     // `cargo bench` passes harness flags such as --bench; this runner takes none.
     let reference = std::env::var_os("PYTHON_REF")
         .map(PathBuf::from)
@@ -123,47 +249,79 @@ fn main() {
     let tiny = write_tiny_anomalies(&dir);
     let size = std::fs::metadata(&big).map(|m| m.len()).unwrap_or(0);
 
+    let distinct = write_distinct_replay(&dir);
+
     let have_reference =
         reference.exists() && Command::new("python3").arg("--version").output().is_ok();
-    let (mut rust_cpu, mut py_cpu, mut one_wall) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut rust_rss, mut py_rss, mut one_rss) = (0, 0, 0);
-    for _ in 0..rounds {
-        let r = measure(BIN, &[Path::new("invoke"), &big]);
-        rust_cpu.push(r.cpu);
-        rust_rss = rust_rss.max(r.max_rss_kib);
+    let (mut on_cpu, mut off_cpu, mut py_cpu, mut one_wall) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // on / off of the same round: the pair shares whatever else the machine was doing.
+    let mut paired = Vec::new();
+    let (mut on_rss, mut off_rss, mut py_rss, mut one_rss) = (0, 0, 0, 0);
+    let bin = binary();
+    let bin = bin.as_str();
+    let invoke_big = [Path::new("invoke"), &big];
+    for round in 0..rounds {
+        // Alternate which goes first, so neither always runs on a warmer cache.
+        let (on, off) = if round % 2 == 0 {
+            let on = measure(bin, &invoke_big, DETECTORS_ON);
+            (on, measure(bin, &invoke_big, DETECTORS_OFF))
+        } else {
+            let off = measure(bin, &invoke_big, DETECTORS_OFF);
+            (measure(bin, &invoke_big, DETECTORS_ON), off)
+        };
+        paired.push(on.cpu.as_secs_f64() / off.cpu.as_secs_f64());
+        on_cpu.push(on.cpu);
+        off_cpu.push(off.cpu);
+        on_rss = on_rss.max(on.max_rss_kib);
+        off_rss = off_rss.max(off.max_rss_kib);
         if have_reference {
-            let p = measure("python3", &[&reference, &big]);
+            let p = measure("python3", &[&reference, &big], &[]);
             py_cpu.push(p.cpu);
             py_rss = py_rss.max(p.max_rss_kib);
         }
-        let o = measure(BIN, &[Path::new("invoke"), &one]);
+        let o = measure(bin, &[Path::new("invoke"), &one], DETECTORS_ON);
         one_wall.push(o.wall);
         one_rss = one_rss.max(o.max_rss_kib);
     }
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let mib = |kib: i64| kib as f64 / 1024.0;
     println!(
         "\nwhole processes, {rounds} alternating rounds, event of {:.2} MB / 8,600 records (medians; peak RSS is the maximum)",
         size as f64 / 1e6
     );
-    println!("{:<44} {:>12} {:>14}", "", "CPU (ms)", "peak RSS (MiB)");
-    let rust_med = median(rust_cpu);
+    println!("binary measured: {bin}");
+    println!("{:<52} {:>12} {:>14}", "", "CPU (ms)", "peak RSS (MiB)");
+    let (on_med, off_med) = (median(on_cpu), median(off_cpu));
     println!(
-        "{:<44} {:>12.1} {:>14.1}",
-        "clickstream-lambda invoke (8,600 records)",
-        ms(rust_med),
-        rust_rss as f64 / 1024.0
+        "{:<52} {:>12.1} {:>14.1}",
+        "invoke (8,600 records), detectors on (defaults)",
+        ms(on_med),
+        mib(on_rss)
+    );
+    println!(
+        "{:<52} {:>12.1} {:>14.1}",
+        "invoke (8,600 records), detectors off",
+        ms(off_med),
+        mib(off_rss)
+    );
+    println!(
+        "detection's cost: on/off = {:.3} (medians), {:.3} (median of the {rounds} same-round pairs)",
+        on_med.as_secs_f64() / off_med.as_secs_f64(),
+        median(paired)
     );
     if have_reference {
         let py_med = median(py_cpu);
         println!(
-            "{:<44} {:>12.1} {:>14.1}",
+            "{:<52} {:>12.1} {:>14.1}",
             "python3 python_ref_transform.py",
             ms(py_med),
-            py_rss as f64 / 1024.0
+            mib(py_rss)
         );
         println!(
-            "CPU ratio: Rust uses 1/{:.0} of the reference's CPU time",
-            py_med.as_secs_f64() / rust_med.as_secs_f64()
+            "CPU ratio: Rust uses 1/{:.1} of the reference's CPU time with detectors on, 1/{:.1} with them off",
+            py_med.as_secs_f64() / on_med.as_secs_f64(),
+            py_med.as_secs_f64() / off_med.as_secs_f64()
         );
     } else {
         println!(
@@ -172,33 +330,67 @@ fn main() {
         );
     }
     println!(
-        "{:<44} {:>12.2} {:>14.1}",
+        "{:<52} {:>12.2} {:>14.1}",
         "invoke, one record: wall time (ms)",
         ms(median(one_wall)),
-        one_rss as f64 / 1024.0
+        mib(one_rss)
     );
     let hostile_runs: Vec<Usage> = (0..3)
-        .map(|_| measure(BIN, &[Path::new("invoke"), &hostile]))
+        .map(|_| measure(bin, &[Path::new("invoke"), &hostile], DETECTORS_ON))
         .collect();
     let tiny_runs: Vec<Usage> = (0..3)
-        .map(|_| measure(BIN, &[Path::new("invoke"), &tiny]))
+        .map(|_| measure(bin, &[Path::new("invoke"), &tiny], DETECTORS_ON))
         .collect();
     println!(
-        "{:<44} {:>12.1} {:>14.1}",
+        "{:<52} {:>12.1} {:>14.1}",
         "hostile: 1,000 KiB record, 128,000 keys",
         ms(median(hostile_runs.iter().map(|u| u.cpu).collect())),
-        hostile_runs
+        mib(hostile_runs
             .iter()
             .map(|u| u.max_rss_kib)
             .max()
-            .unwrap_or(0) as f64
-            / 1024.0
+            .unwrap_or(0))
     );
     println!(
-        "{:<44} {:>12.1} {:>14.1}",
+        "{:<52} {:>12.1} {:>14.1}",
         "hostile: 6 MB direct event, tiny anomalies",
         ms(median(tiny_runs.iter().map(|u| u.cpu).collect())),
-        tiny_runs.iter().map(|u| u.max_rss_kib).max().unwrap_or(0) as f64 / 1024.0
+        mib(tiny_runs.iter().map(|u| u.max_rss_kib).max().unwrap_or(0))
+    );
+
+    // Peak RSS is nearly deterministic; the median of a few alternating runs takes out the
+    // odd one the machine disturbed.
+    let replay = [Path::new("replay"), &distinct];
+    let (mut d_on, mut d_off) = (Vec::new(), Vec::new());
+    for round in 0..5 {
+        if round % 2 == 0 {
+            d_on.push(measure(bin, &replay, DETECTORS_ON));
+            d_off.push(measure(bin, &replay, DETECTORS_OFF));
+        } else {
+            d_off.push(measure(bin, &replay, DETECTORS_OFF));
+            d_on.push(measure(bin, &replay, DETECTORS_ON));
+        }
+    }
+    let rss = |runs: &[Usage]| median(runs.iter().map(|u| u.max_rss_kib).collect());
+    let cpu = |runs: &[Usage]| median(runs.iter().map(|u| u.cpu).collect());
+    println!(
+        "\n{DISTINCT} distinct pages and users, one click each, replayed as {DISTINCT_BATCHES} batches through one handler (medians of 5)"
+    );
+    println!(
+        "{:<52} {:>12.1} {:>14.1}",
+        "replay, detectors on (defaults)",
+        ms(cpu(&d_on)),
+        mib(rss(&d_on))
+    );
+    println!(
+        "{:<52} {:>12.1} {:>14.1}",
+        "replay, detectors off",
+        ms(cpu(&d_off)),
+        mib(rss(&d_off))
+    );
+    println!(
+        "detection's memory: peak RSS on - off = {:+.2} MiB",
+        mib(rss(&d_on) - rss(&d_off))
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -17,14 +17,14 @@ use super::settings::DetectSettings;
 use crate::alert::anomaly::Anomaly;
 use crate::transform::ValidClick;
 
-/// A click the producer flagged.
-pub(crate) fn producer_flag(click: &ValidClick) -> Anomaly {
+/// A click the producer flagged, from the record `record_id`.
+pub(crate) fn producer_flag(click: &ValidClick, record_id: &str) -> Anomaly {
     Anomaly {
         metric: Some("producer_flag".into()),
         page_url: Some(click.page_url.clone()),
         user_id: Some(click.user_id.clone()),
         detected_at: Some(click.event_time),
-        details: serde_json::value::to_raw_value(&json!({"record_id": click.record_id})).ok(),
+        details: serde_json::value::to_raw_value(&json!({"record_id": record_id})).ok(),
         ..Anomaly::default()
     }
 }

@@ -363,6 +363,71 @@ mod tests {
         assert!((95_000..105_000).contains(&users), "{users}");
     }
 
+    /// Heap and inline bytes the detector holds, counted from its structure: every map at its
+    /// capacity (entries plus a control byte each), every key's own bytes, every sketch's.
+    fn footprint(d: &RateDetector) -> usize {
+        use std::mem::size_of;
+        let names =
+            |keys: &mut dyn Iterator<Item = &String>| keys.map(String::capacity).sum::<usize>();
+        let windows: usize = d
+            .open
+            .values()
+            .map(|w| {
+                // A B-tree node holds up to 11 entries; count each as if alone in one.
+                size_of::<(i64, WindowCounts)>() * 2
+                    + w.users.size_of()
+                    + w.pages.capacity() * (size_of::<(String, u64)>() + 1)
+                    + names(&mut w.pages.keys())
+            })
+            .sum();
+        let pages =
+            d.pages.capacity() * (size_of::<(String, Page)>() + 1) + names(&mut d.pages.keys());
+        size_of::<RateDetector>() + windows + pages
+    }
+
+    #[test]
+    fn a_warm_detector_stays_bounded_after_100_000_distinct_pages_and_users() {
+        // What a warm container holds after 100,000 clicks, each of a page and a user never
+        // seen before, in 50 one-minute batches: windows closed and scored all along.
+        let mut d = RateDetector::default();
+        let settings = DetectSettings::default();
+        let params = ModelParams::default();
+        let (batches, per_batch) = (50, 2_000);
+        let names: Vec<String> = (0..batches * per_batch)
+            .map(|i| format!("/pagina-{i}?utm_source={i}"))
+            .collect();
+        let users: Vec<String> = (0..batches * per_batch).map(|i| i.to_string()).collect();
+        let mut largest = 0;
+        for b in 0..batches {
+            let clicks: Vec<RateClick<'_>> = (b * per_batch..(b + 1) * per_batch)
+                .map(|i| RateClick {
+                    at: t(i as f64 / per_batch as f64),
+                    user: &users[i],
+                    page: &names[i],
+                })
+                .collect();
+            d.observe(&clicks, t(b as f64 + 1.0), &settings, &params);
+            largest = largest.max(footprint(&d));
+            // Bounded by the settings, not by what was sent.
+            assert!(d.pages.len() <= CANDIDATES_MAX);
+            let tracked = d.pages.values().filter(|p| p.series.is_some()).count();
+            assert!(tracked <= settings.tracked_pages, "{tracked} series");
+            let lateness_windows =
+                (settings.lateness.as_secs() / settings.window.as_secs()) as usize;
+            assert!(
+                d.open.len() <= lateness_windows + 2,
+                "{} open windows",
+                d.open.len()
+            );
+            assert!(d.open.values().all(|w| w.pages.len() <= CANDIDATES_MAX));
+        }
+        // Every window was scored but the last three, which wait out their lateness.
+        assert_eq!(d.next, Some(t(0.0).timestamp() / 60 + batches as i64 - 3));
+        let (clicks, _) = d.last_site.expect("a window was scored");
+        assert_eq!(clicks, per_batch as f64);
+        assert!(largest <= 2 << 20, "{largest} bytes at the largest");
+    }
+
     #[test]
     fn far_future_clicks_and_long_gaps_cost_little() {
         let mut d = RateDetector::default();

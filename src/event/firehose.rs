@@ -105,7 +105,11 @@ impl<'a> FirehoseEvent<'a> {
         metrics.site_clicks = rates.site;
         let mut digest = handler.digest();
         for click in out.flagged() {
-            digest.add(findings::producer_flag(click));
+            let record_id = self.records.get(click.record).map(|r| &*r.record_id);
+            digest.add(findings::producer_flag(
+                click,
+                record_id.unwrap_or_default(),
+            ));
         }
         for burst in &out.bursts {
             digest.add(findings::user_burst(burst, detect, now));

@@ -61,7 +61,8 @@ pub(crate) struct Tally {
 /// A valid click, for the detectors across batches and for the alert.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ValidClick {
-    pub(crate) record_id: String,
+    /// The record's position in the batch.
+    pub(crate) record: usize,
     pub(crate) user_id: String,
     pub(crate) page_url: String,
     pub(crate) event_time: DateTime<Utc>,
@@ -103,33 +104,30 @@ pub struct TooLarge {
     limit: usize,
 }
 
-/// A record's verdict after the first pass: valid ones wait for the batch's detectors.
-enum Verdict {
-    /// Valid: its line but the verdict is `lines[range]`; `click` indexes the valid clicks.
-    Ok {
-        range: std::ops::Range<usize>,
-        click: usize,
-    },
-    Dropped,
-    Failed,
+/// Where a valid click's line is: its answer, and the length of the line but its verdict (what
+/// [`click::write_head`] wrote), so that a burst found after the whole batch was read can give
+/// the line its reason.
+struct Line {
+    answer: usize,
+    head: usize,
 }
 
-/// Buffers of a batch: one decoded payload at a time, every valid record's line but its
-/// verdict (kept from the first pass to the second, so nothing is decoded or parsed twice),
-/// and the finished line being encoded.
+/// Buffers reused across the records of a batch: the decoded payload, and the enriched line
+/// being encoded.
 #[derive(Default)]
 struct Scratch {
     decoded: Vec<u8>,
-    lines: Vec<u8>,
     line: Vec<u8>,
 }
 
 /// Transforms a whole batch: every record gets exactly one answer, or, when no answer can fit
 /// Lambda's limit, the batch gets a [`TooLarge`] error.
 ///
-/// Two passes: the first reads and checks every record and writes its enriched line but the
-/// verdict; the batch's record-level detectors (bursts) then run on the valid clicks; the
-/// second finishes each line with `is_anomaly` and `anomaly_reasons` and encodes it.
+/// Each record is read, checked, enriched and encoded once, its verdict from what the record
+/// says (the producer's flag). The batch's record-level detectors (bursts) then run on the
+/// valid clicks, and only the lines of clicks in a burst are finished again: decoded from
+/// their own answer, their verdict rewritten, encoded. Bursts are rare, so the batch is not
+/// held twice in memory for them.
 pub(crate) fn transform<'a>(
     records: &'a [BatchRecord<'a>],
     settings: &TransformSettings<'_>,
@@ -138,27 +136,46 @@ pub(crate) fn transform<'a>(
     let mut scratch = Scratch::default();
     let mut tally = Tally::default();
     let mut clicks = Vec::new();
-    let mut verdicts = Vec::with_capacity(records.len());
-    for record in records {
-        let verdict = match judge(record, settings, &processed_at, &mut scratch) {
-            Judged::Ok { range, facts } => {
+    let mut lines = Vec::new();
+    let mut answers = Vec::with_capacity(records.len());
+    for (index, record) in records.iter().enumerate() {
+        let answer = match judge(record, settings, &processed_at, &mut scratch) {
+            Judged::Ok { head, facts } => {
                 tally.ok += 1;
+                let flagged = facts.flagged && settings.detect.producer_flag;
+                let reasons: &[Reason] = if flagged {
+                    &[Reason::ProducerFlag]
+                } else {
+                    &[]
+                };
+                click::write_tail(reasons, &mut scratch.line);
+                lines.push(Line {
+                    answer: answers.len(),
+                    head,
+                });
+                let keys = PartitionKeys {
+                    is_anomaly: flagged,
+                    event_time: facts.event_time_text.clone(),
+                };
                 clicks.push(ValidClick {
-                    record_id: record.record_id.to_string(),
+                    record: index,
                     user_id: facts.user_id,
                     page_url: facts.page_url,
                     event_time: facts.event_time,
                     event_time_text: facts.event_time_text,
-                    flagged: facts.flagged && settings.detect.producer_flag,
+                    flagged,
                 });
-                Verdict::Ok {
-                    range,
-                    click: clicks.len() - 1,
+                Answer {
+                    record_id: Cow::Borrowed(&record.record_id),
+                    result: RecordResult::Ok,
+                    field: record.payload_field,
+                    data: Data::encoded(&scratch.line),
+                    partition_keys: Some(keys),
                 }
             }
             Judged::Dropped => {
                 tally.dropped += 1;
-                Verdict::Dropped
+                Answer::unchanged(record, RecordResult::Dropped)
             }
             Judged::Failed(reason) => {
                 tally.failed += 1;
@@ -169,10 +186,10 @@ pub(crate) fn transform<'a>(
                     code = reason.code(),
                     "record answered ProcessingFailed"
                 );
-                Verdict::Failed
+                Answer::unchanged(record, RecordResult::ProcessingFailed)
             }
         };
-        verdicts.push(verdict);
+        answers.push(answer);
     }
 
     let bursts = if settings.detect.user_bursts {
@@ -186,38 +203,23 @@ pub(crate) fn transform<'a>(
             in_burst[i] = true;
         }
     }
-
-    let mut answers = Vec::with_capacity(records.len());
     let mut reasons = Vec::with_capacity(2);
-    for (record, verdict) in records.iter().zip(verdicts) {
-        let answer = match verdict {
-            Verdict::Ok { range, click: at } => {
-                let click = &clicks[at];
-                reasons.clear();
-                if click.flagged {
-                    reasons.push(Reason::ProducerFlag);
-                }
-                if in_burst[at] {
-                    reasons.push(Reason::UserBurst);
-                }
-                scratch.line.clear();
-                scratch.line.extend_from_slice(&scratch.lines[range]);
-                click::write_tail(&reasons, &mut scratch.line);
-                Answer {
-                    record_id: Cow::Borrowed(&record.record_id),
-                    result: RecordResult::Ok,
-                    field: record.payload_field,
-                    data: Data::encoded(&scratch.line),
-                    partition_keys: Some(PartitionKeys {
-                        is_anomaly: !reasons.is_empty(),
-                        event_time: click.event_time_text.clone(),
-                    }),
-                }
-            }
-            Verdict::Dropped => Answer::unchanged(record, RecordResult::Dropped),
-            Verdict::Failed => Answer::unchanged(record, RecordResult::ProcessingFailed),
-        };
-        answers.push(answer);
+    for ((click, line), _) in clicks
+        .iter()
+        .zip(&lines)
+        .zip(&in_burst)
+        .filter(|(_, b)| **b)
+    {
+        reasons.clear();
+        if click.flagged {
+            reasons.push(Reason::ProducerFlag);
+        }
+        reasons.push(Reason::UserBurst);
+        let answer = &mut answers[line.answer];
+        answer.data = relabel(&answer.data, line.head, &reasons, &mut scratch.line);
+        if let Some(keys) = &mut answer.partition_keys {
+            keys.is_anomaly = true;
+        }
     }
 
     let mut response = FirehoseResponse { records: answers };
@@ -250,6 +252,22 @@ pub(crate) fn transform<'a>(
     })
 }
 
+/// An enriched line encoded in `data`, with its verdict rewritten for `reasons`: the line is
+/// decoded, cut after its first `head` bytes, finished by [`click::write_tail`] and encoded.
+fn relabel(data: &Data<'_>, head: usize, reasons: &[Reason], line: &mut Vec<u8>) -> Data<'static> {
+    let encoded = match data {
+        Data::Encoded(raw) => raw.get().trim_matches('"'),
+        Data::Original(text) => text.as_ref(),
+    };
+    line.clear();
+    // Our own base64 of a line at least `head` bytes long: neither check can fail.
+    let decoded = STANDARD.decode_vec(encoded.as_bytes(), line);
+    debug_assert!(decoded.is_ok() && line.len() >= head);
+    line.truncate(head);
+    click::write_tail(reasons, line);
+    Data::encoded(line)
+}
+
 /// The batch's bursts; their `records` index `clicks`.
 fn find_bursts(clicks: &[ValidClick], detect: &DetectSettings) -> Vec<Burst> {
     let mut users: Vec<UserClick<'_>> = clicks
@@ -264,10 +282,11 @@ fn find_bursts(clicks: &[ValidClick], detect: &DetectSettings) -> Vec<Burst> {
     burst::find(&mut users, detect.burst_min_clicks, detect.burst_span)
 }
 
-/// What the first pass made of a record.
+/// What reading a record made of it.
 enum Judged {
+    /// Valid: `scratch.line` holds its enriched line but the verdict, `head` bytes long.
     Ok {
-        range: std::ops::Range<usize>,
+        head: usize,
         facts: ClickFacts,
     },
     Dropped,
@@ -324,10 +343,10 @@ fn judge(
         arrival_time: arrival_time.as_deref(),
         processed_at,
     };
-    let from = scratch.lines.len();
-    click::write_head(&fields, &added, &mut scratch.lines);
+    scratch.line.clear();
+    click::write_head(&fields, &added, &mut scratch.line);
     Judged::Ok {
-        range: from..scratch.lines.len(),
+        head: scratch.line.len(),
         facts,
     }
 }
@@ -598,6 +617,73 @@ mod tests {
         for answer in &answers[4..] {
             assert_eq!(answer["result"], "ProcessingFailed");
             assert_eq!(answer["data"], "");
+        }
+    }
+
+    #[test]
+    fn clicks_in_a_burst_get_the_reason_and_nothing_else_changes() {
+        // A bot: 60 clicks of user 777 in 6 s, every tenth flagged by the producer; and a
+        // person: one click of user 42 a second.
+        let click = |user: u32, ms: u32, flag: bool| {
+            let at = format!("2026-11-27T10:00:{:02}.{:03}", ms / 1000, ms % 1000);
+            format!(
+                r#"{{"timestamp":"{at}","user_id":{user},"page_url":"/p","event_type":"click","anomaly_detected":[{flag}]}}"#
+            )
+        };
+        let mut payloads: Vec<(u32, bool)> = Vec::new();
+        let mut records = Vec::new();
+        for i in 0..60_u32 {
+            for (user, ms, flag) in [(777, i * 100, i % 10 == 0), (42, i * 1000 % 60_000, false)] {
+                records.push(json!({"recordId": format!("r{}", records.len()),
+                    "approximateArrivalTimestamp": 1_764_238_531_000_i64,
+                    "data": b64(click(user, ms, flag).as_bytes())}));
+                payloads.push((user, flag));
+            }
+        }
+        let event = json!({"invocationId": "i", "deliveryStreamArn": "a", "records": records});
+        let text = event.to_string();
+        let parsed = crate::event::envelope::Envelope::parse(&text).unwrap();
+        let batch = parsed.records.as_deref().unwrap();
+        let answer = |detect: &DetectSettings| -> Value {
+            let settings = TransformSettings {
+                detect,
+                ..settings(&[], LAMBDA_RESPONSE_LIMIT)
+            };
+            serde_json::from_str(transform(batch, &settings).unwrap().body.get()).unwrap()
+        };
+        let with = answer(&DETECT);
+        let without = answer(&DetectSettings {
+            user_bursts: false,
+            ..DETECT
+        });
+        for (i, (user, flag)) in payloads.iter().enumerate() {
+            let (a, b) = (&with["records"][i], &without["records"][i]);
+            let (mut line, plain) = (decoded(a), decoded(b));
+            let want: Vec<&str> = match (*user == 777, *flag) {
+                (true, true) => vec!["producer_flag", "user_burst"],
+                (true, false) => vec!["user_burst"],
+                (false, true) => vec!["producer_flag"],
+                (false, false) => vec![],
+            };
+            assert_eq!(line["anomaly_reasons"], json!(want), "record {i}");
+            assert_eq!(line["is_anomaly"], !want.is_empty(), "record {i}");
+            let status = if want.is_empty() {
+                "processed"
+            } else {
+                "anomaly"
+            };
+            assert_eq!(
+                a["metadata"]["partitionKeys"]["status"], status,
+                "record {i}"
+            );
+            // All else as it would have been without the detector, the field order included.
+            line["anomaly_reasons"] = plain["anomaly_reasons"].clone();
+            line["is_anomaly"] = plain["is_anomaly"].clone();
+            assert_eq!(
+                serde_json::to_string(&line).unwrap(),
+                serde_json::to_string(&plain).unwrap()
+            );
+            assert_eq!(a["recordId"], b["recordId"]);
         }
     }
 

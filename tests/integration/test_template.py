@@ -1,0 +1,219 @@
+"""The template against the code it deploys, without AWS: the dashboard's body is valid JSON
+once `!Sub` has filled it in, shows every metric the function emits (and only those), and lists
+every alarm; and the detector parameters pass the variables `src/config.rs` reads, with its
+defaults and ranges.
+
+The template is loaded with cfn-lint's own loader (it understands `!Sub`, `!Ref`, ...); the
+metric names, event sources, variables, ranges and defaults are read from the Rust sources, so
+a change on either side that the other does not follow fails here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode import cfn_yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = REPO_ROOT / "template.yaml"
+SOURCES = REPO_ROOT / "src"
+
+PSEUDO = {
+    "AWS::Region": "eu-west-1",
+    "AWS::StackName": "stack",
+    "AWS::AccountId": "123456789012",
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+GRID_COLUMNS = 24
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return cfn_yaml.load(str(TEMPLATE))
+
+
+def _read(relative: str) -> str:
+    return (SOURCES / relative).read_text(encoding="utf-8")
+
+
+def emitted_metrics() -> set[str]:
+    """Every metric name `src/metrics.rs` writes into the EMF line."""
+    text = _read("metrics.rs")
+    names = set(re.findall(r'\("([A-Z][A-Za-z]+)", self\.', text))
+    names |= set(re.findall(r'values\.push\(\("([A-Z][A-Za-z]+)"', text))
+    assert {"RecordsOk", "SiteClicks", "SiteClicksExpected"} <= names, names
+    return names
+
+
+def event_sources() -> set[str]:
+    """The EventSource dimension's values (`SourceKind::code`)."""
+    text = _read("alert/source.rs")
+    body = text[text.index("fn code(") :]
+    body = body[: body.index("\n    }\n")]
+    codes = set(re.findall(r'=> "([a-z-]+)"', body))
+    assert codes == {"firehose", "kinesis-stream", "kinesis-analytics", "direct"}, codes
+    return codes
+
+
+def resources_of(template: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {k: r for k, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def substitute(text: str, template: dict[str, Any]) -> str:
+    """Fills `${Name}` and `${Name.Attribute}` as `Fn::Sub` would, with stand-in values, after
+    checking that each names a pseudo parameter, a parameter or a resource of the template."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in PSEUDO:
+            return PSEUDO[name]
+        logical, _, attribute = name.partition(".")
+        assert logical in template["Resources"] or logical in template["Parameters"], (
+            f"${{{name}}} names nothing in the template"
+        )
+        return f"{logical}-{attribute}" if attribute else f"{logical}-name"
+
+    filled = re.sub(r"\$\{([A-Za-z0-9:]+(?:\.[A-Za-z0-9]+)?)\}", value, text)
+    assert "${" not in filled, "an unfilled ${...} is left"
+    return filled
+
+
+@pytest.fixture(scope="module")
+def dashboard(template: dict[str, Any]) -> dict[str, Any]:
+    boards = resources_of(template, "AWS::CloudWatch::Dashboard")
+    assert len(boards) == 1, boards
+    (board,) = boards.values()
+    body = board["Properties"]["DashboardBody"]
+    assert set(body) == {"Fn::Sub"} and isinstance(body["Fn::Sub"], str), (
+        "DashboardBody is one !Sub string"
+    )
+    return json.loads(substitute(body["Fn::Sub"], template))
+
+
+def metric_widgets(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
+    return [w["properties"] for w in dashboard["widgets"] if w["type"] == "metric"]
+
+
+def test_the_dashboard_body_is_json_and_its_widgets_fit_the_grid(dashboard):
+    widgets = dashboard["widgets"]
+    assert widgets
+    taken: set[tuple[int, int]] = set()
+    for w in widgets:
+        assert w["type"] in {"metric", "text", "alarm"}, w["type"]
+        x, y, width, height = w["x"], w["y"], w["width"], w["height"]
+        assert 0 <= x and 1 <= width and x + width <= GRID_COLUMNS, w
+        cells = {(col, row) for col in range(x, x + width) for row in range(y, y + height)}
+        assert not cells & taken, f"widget overlaps another: {w}"
+        taken |= cells
+    for props in metric_widgets(dashboard):
+        assert props["region"] == PSEUDO["AWS::Region"]
+        assert props["period"] % 60 == 0
+        ids = [row[0]["id"] for row in props["metrics"] if isinstance(row[0], dict)]
+        assert len(ids) == len(set(ids)), ids
+
+
+def test_the_dashboard_shows_every_metric_the_function_emits_and_no_other(dashboard):
+    emitted, sources = emitted_metrics(), event_sources()
+    shown: set[str] = set()
+    for props in metric_widgets(dashboard):
+        for row in props["metrics"]:
+            if isinstance(row[0], dict):
+                expression = row[0]["expression"]
+                if "{ClickStream" in expression:
+                    shown |= set(re.findall(r'MetricName="(\w+)"', expression))
+                continue
+            namespace, name, *rest = row
+            if namespace != "ClickStream":
+                continue
+            dims = [d for d in rest if not isinstance(d, dict)]
+            assert dims[0::2] == ["EventSource"], row
+            assert dims[1] in sources, row
+            shown.add(name)
+    assert shown - emitted == set(), "metrics the function never emits"
+    assert emitted - shown == set(), "metrics missing from the dashboard"
+
+
+def test_site_clicks_and_expected_share_a_graph_per_minute(dashboard):
+    for props in metric_widgets(dashboard):
+        names = {row[1] for row in props["metrics"] if isinstance(row[0], str)}
+        if "SiteClicks" in names:
+            assert "SiteClicksExpected" in names
+            assert props["period"] == 60
+            stats = {
+                (row[-1].get("stat") if isinstance(row[-1], dict) else None) or props["stat"]
+                for row in props["metrics"]
+            }
+            assert len(stats) == 1 and stats <= {"Average", "Maximum"}, stats
+            return
+    pytest.fail("no widget shows SiteClicks")
+
+
+def test_the_alarm_widget_lists_every_alarm(template, dashboard):
+    alarms = resources_of(template, "AWS::CloudWatch::Alarm")
+    (widget,) = [w["properties"] for w in dashboard["widgets"] if w["type"] == "alarm"]
+    assert sorted(widget["alarms"]) == sorted(f"{name}-Arn" for name in alarms)
+
+
+def test_the_console_url_names_the_dashboard(template):
+    (name,) = resources_of(template, "AWS::CloudWatch::Dashboard")
+    url = template["Outputs"]["DashboardUrl"]["Value"]["Fn::Sub"]
+    assert url.startswith("https://${AWS::Region}.console.aws.amazon.com/cloudwatch/")
+    assert url.endswith(f"#dashboards/dashboard/${{{name}}}")
+
+
+def detector_variables() -> dict[str, dict[str, Any]]:
+    """`src/config.rs`'s detector variables: kind, range, and the default of the field it sets
+    (from `DetectSettings::default()` in `src/detect/settings.rs`)."""
+    config = _read("config.rs")
+    config = config[config.index("fn detect_settings(") :]
+    read = re.findall(
+        r'(\w+):\s*(flag|count|number|secs)\(\s*(?:lookup,\s*)?"([A-Z_]+)",\s*d\.(\w+)'
+        r"(?:\s+as\s+u64)?(?:,\s*\(([^)]*)\))?",
+        config,
+    )
+    settings = _read("detect/settings.rs")
+    settings = settings[settings.index("impl Default for DetectSettings") :]
+    defaults = {
+        field: (secs or value)
+        for field, value, secs in re.findall(
+            r"(\w+):\s*(true|false|Duration::from_secs\((\d+)\)|[\d.]+),", settings
+        )
+    }
+    variables = {}
+    for field, kind, name, default_field, bounds in read:
+        assert field == default_field, (field, default_field)
+        entry: dict[str, Any] = {"kind": kind, "default": defaults[field]}
+        if bounds:
+            low, high = (float(b.replace("_", "")) for b in bounds.split(","))
+            entry["range"] = (low, high)
+        variables[name] = entry
+    assert len(variables) == 10, variables
+    return variables
+
+
+def test_detector_parameters_pass_the_variables_with_the_codes_defaults_and_ranges(template):
+    (function,) = resources_of(template, "AWS::Serverless::Function").values()
+    environment = function["Properties"]["Environment"]["Variables"]
+    groups = template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    (detection,) = [g["Parameters"] for g in groups if g["Label"]["default"] == "Detection"]
+    passed = []
+    for name, code in detector_variables().items():
+        assert name in environment, f"{name} is not passed to the function"
+        parameter = environment[name]["Ref"]
+        passed.append(parameter)
+        spec = template["Parameters"][parameter]
+        assert name in spec["Description"], f"{parameter}'s description does not name {name}"
+        if code["kind"] == "flag":
+            assert spec["Type"] == "String"
+            assert sorted(spec["AllowedValues"]) == ["false", "true"]
+            assert spec["Default"] == code["default"], name
+        else:
+            assert spec["Type"] == "Number"
+            assert float(spec["Default"]) == float(code["default"]), name
+            assert (float(spec["MinValue"]), float(spec["MaxValue"])) == code["range"], name
+    assert sorted(detection) == sorted(passed), "the Detection group holds exactly these"
