@@ -1120,7 +1120,7 @@ fn check_answers(
             let t = written(f.event_time.timestamp_millis());
             prop_assert_eq!(&t, &f.event_time_text, "flagged event_time");
             Ok((
-                f.record_id.clone(),
+                expected[f.record].id.clone(),
                 f.user_id.clone(),
                 f.page_url.clone(),
                 t,
