@@ -4,7 +4,9 @@
 //!
 //! Linear in the batch but for one sort: clicks are sorted by (user, time) and each user's run is
 //! swept with two pointers, so 100,000 distinct users cost a sort of 100,000 small entries, not a
-//! map of vectors.
+//! map of vectors. Only clicks of users who may have enough are sorted (counted by a hash of the
+//! user first), and the sort puts that hash first: a run only needs one user's clicks together,
+//! in time order, not the users in order, and integers compare faster than strings.
 
 use std::time::Duration;
 
@@ -17,6 +19,19 @@ pub(crate) struct UserClick<'a> {
     pub(crate) index: usize,
     pub(crate) user: &'a str,
     pub(crate) at: DateTime<Utc>,
+    /// [`user_hash`] of `user`, computed once.
+    key: u64,
+}
+
+impl<'a> UserClick<'a> {
+    pub(crate) fn new(index: usize, user: &'a str, at: DateTime<Utc>) -> Self {
+        Self {
+            index,
+            user,
+            at,
+            key: user_hash(user),
+        }
+    }
 }
 
 /// One user's burst in a batch.
@@ -34,7 +49,36 @@ pub(crate) struct Burst {
 /// Finds every user with at least `min_clicks` clicks within some `span` of event time.
 pub(crate) fn find(clicks: &mut [UserClick<'_>], min_clicks: usize, span: Duration) -> Vec<Burst> {
     let span_ms = i64::try_from(span.as_millis()).unwrap_or(i64::MAX);
-    clicks.sort_unstable_by(|a, b| a.user.cmp(b.user).then(a.at.cmp(&b.at)));
+    // A user with fewer than `min_clicks` clicks in the batch cannot burst. Clicks are counted
+    // per bucket of the user's hash, which over-counts (users share buckets) and so never
+    // leaves out a user who could burst; only clicks of buckets that reach `min_clicks` are
+    // sorted and swept. A batch of people costs a pass, not a sort.
+    let bits = clicks
+        .len()
+        .clamp(1024, 1 << 16)
+        .next_power_of_two()
+        .trailing_zeros();
+    let buckets = 1 << bits;
+    // The hash's high bits: its multiplication mixes every input bit into them.
+    let bucket = |c: &UserClick<'_>| (c.key >> (64 - bits)) as usize;
+    let mut counts = vec![0_u32; buckets];
+    for c in clicks.iter() {
+        counts[bucket(c)] += 1;
+    }
+    let mut candidates = 0;
+    for i in 0..clicks.len() {
+        if counts[bucket(&clicks[i])] as usize >= min_clicks {
+            clicks.swap(i, candidates);
+            candidates += 1;
+        }
+    }
+    let clicks = &mut clicks[..candidates];
+    // Users with the same hash are still told apart by their text: the hash only orders.
+    clicks.sort_unstable_by(|a, b| {
+        (a.key.cmp(&b.key))
+            .then_with(|| a.user.cmp(b.user))
+            .then(a.at.cmp(&b.at))
+    });
     let mut bursts = Vec::new();
     for run in clicks.chunk_by(|a, b| a.user == b.user) {
         if run.len() < min_clicks {
@@ -73,6 +117,22 @@ pub(crate) fn find(clicks: &mut [UserClick<'_>], min_clicks: usize, span: Durati
     bursts
 }
 
+/// A fast, fixed hash of a user id (FxHash's step over 8-byte words). It only orders the sort,
+/// so it needs no protection against chosen collisions: they cost a string comparison each.
+fn user_hash(user: &str) -> u64 {
+    const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+    let mut h = user.len() as u64;
+    let mut words = user.as_bytes().chunks_exact(8);
+    for word in &mut words {
+        let mut w = [0; 8];
+        w.copy_from_slice(word);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    let mut last = [0; 8];
+    last[..words.remainder().len()].copy_from_slice(words.remainder());
+    (h.rotate_left(5) ^ u64::from_le_bytes(last)).wrapping_mul(K)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,27 +147,15 @@ mod tests {
         let mut clicks = Vec::new();
         // The bot: 160 clicks, one every 125 ms (8 a second), for 20 s.
         for i in 0..160 {
-            clicks.push(UserClick {
-                index: clicks.len(),
-                user: "777",
-                at: at(i * 125),
-            });
+            clicks.push(UserClick::new(clicks.len(), "777", at(i * 125)));
         }
         // A busy person: one click a second for a minute.
         for i in 0..60 {
-            clicks.push(UserClick {
-                index: clicks.len(),
-                user: "42",
-                at: at(i * 1000),
-            });
+            clicks.push(UserClick::new(clicks.len(), "42", at(i * 1000)));
         }
         // Just under: 49 clicks in 10 s, then a pause.
         for i in 0..49 {
-            clicks.push(UserClick {
-                index: clicks.len(),
-                user: "49",
-                at: at(i * 200),
-            });
+            clicks.push(UserClick::new(clicks.len(), "49", at(i * 200)));
         }
         let bursts = find(&mut clicks, 50, Duration::from_secs(10));
         assert_eq!(bursts.len(), 1, "{bursts:?}");
@@ -120,22 +168,92 @@ mod tests {
         assert_eq!(records, (0..160).collect::<Vec<_>>());
     }
 
+    /// The bursts, each as (user, clicks, start, end, its records in order), sorted by user.
+    type Found = Vec<(String, usize, DateTime<Utc>, DateTime<Utc>, Vec<usize>)>;
+
+    fn canonical(bursts: Vec<Burst>) -> Found {
+        let mut found: Found = bursts
+            .into_iter()
+            .map(|mut b| {
+                b.records.sort_unstable();
+                (b.user, b.clicks, b.start, b.end, b.records)
+            })
+            .collect();
+        found.sort();
+        found
+    }
+
+    /// The definition, plainly: per user, every click inside some span holding enough.
+    fn by_definition(clicks: &[UserClick<'_>], min_clicks: usize, span_ms: i64) -> Found {
+        let mut users: std::collections::BTreeMap<&str, Vec<&UserClick<'_>>> = Default::default();
+        for c in clicks {
+            users.entry(c.user).or_default().push(c);
+        }
+        let mut found = Found::new();
+        for (user, mut mine) in users {
+            mine.sort_by_key(|c| c.at);
+            let inside: Vec<&UserClick<'_>> = mine
+                .iter()
+                .filter(|c| {
+                    mine.iter().any(|first| {
+                        let window = |x: &&&UserClick<'_>| {
+                            x.at >= first.at && (x.at - first.at).num_milliseconds() < span_ms
+                        };
+                        window(c) && mine.iter().filter(window).count() >= min_clicks
+                    })
+                })
+                .copied()
+                .collect();
+            if let (Some(head), Some(tail)) = (inside.first(), inside.last()) {
+                let mut records: Vec<usize> = inside.iter().map(|c| c.index).collect();
+                records.sort_unstable();
+                found.push((user.to_owned(), inside.len(), head.at, tail.at, records));
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn users_are_told_apart_whatever_their_ids_and_hashes() {
+        // Ids of every length around the hash's 8-byte words, many sharing long prefixes.
+        let mut rng = fastrand::Rng::with_seed(5);
+        let ids: Vec<String> = (0..60)
+            .map(|i| match i % 4 {
+                0 => i.to_string(),
+                1 => format!("user-{i:08}"),
+                2 => format!("{}{i}", "x".repeat(i % 17)),
+                _ => format!("session/{:016x}/{i}", i % 3),
+            })
+            .collect();
+        let mut bursts = 0;
+        for round in 0..20 {
+            let clicks: Vec<UserClick<'_>> = (0..1_500)
+                .map(|index| {
+                    // A few users click fast, most slowly.
+                    let user = &ids[rng.usize(0..ids.len())];
+                    let fast = user.len() % 5 == round % 5;
+                    let ms = rng.i64(0..if fast { 8_000 } else { 600_000 });
+                    UserClick::new(index, user, at(ms))
+                })
+                .collect();
+            let want = by_definition(&clicks, 12, 10_000);
+            bursts += want.len();
+            let mut shuffled = clicks.clone();
+            rng.shuffle(&mut shuffled);
+            let got = canonical(find(&mut shuffled, 12, Duration::from_secs(10)));
+            assert_eq!(got, want, "round {round}");
+        }
+        assert!((100..1_000).contains(&bursts), "{bursts} bursts in all");
+    }
+
     #[test]
     fn only_the_clicks_inside_a_burst_are_marked() {
         // A user who browses slowly, then bursts: the slow clicks are not part of it.
         let mut clicks: Vec<UserClick<'_>> = (0..10)
-            .map(|i| UserClick {
-                index: i,
-                user: "u",
-                at: at(i as i64 * 30_000),
-            })
+            .map(|i| UserClick::new(i, "u", at(i as i64 * 30_000)))
             .collect();
         for i in 0..50 {
-            clicks.push(UserClick {
-                index: 10 + i,
-                user: "u",
-                at: at(400_000 + i as i64 * 100),
-            });
+            clicks.push(UserClick::new(10 + i, "u", at(400_000 + i as i64 * 100)));
         }
         let bursts = find(&mut clicks, 50, Duration::from_secs(10));
         assert_eq!(bursts[0].clicks, 50);

@@ -273,11 +273,7 @@ fn find_bursts(clicks: &[ValidClick], detect: &DetectSettings) -> Vec<Burst> {
     let mut users: Vec<UserClick<'_>> = clicks
         .iter()
         .enumerate()
-        .map(|(index, c)| UserClick {
-            index,
-            user: &c.user_id,
-            at: c.event_time,
-        })
+        .map(|(index, c)| UserClick::new(index, &c.user_id, c.event_time))
         .collect();
     burst::find(&mut users, detect.burst_min_clicks, detect.burst_span)
 }
