@@ -62,6 +62,10 @@ METRICS = [
     "AlertsPublished",
     "AlertsSuppressed",
     "AlertsFailed",
+    "ProducerFlags",
+    "UserBursts",
+    "RateEpisodes",
+    "LateClicks",
 ]
 
 # --------------------------------------------------------------------------------------------
