@@ -25,7 +25,12 @@ pub(crate) enum RecordResult {
     ProcessingFailed,
 }
 
-/// One record's answer; the batch's is `{"records": [answers, in order]}`.
+/// The response: one answer per record, in order.
+#[derive(Debug, Serialize)]
+pub(crate) struct FirehoseResponse<'a> {
+    pub(crate) records: Vec<Answer<'a>>,
+}
+
 #[derive(Debug)]
 pub(crate) struct Answer<'a> {
     pub(crate) record_id: Cow<'a, str>,

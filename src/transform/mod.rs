@@ -28,7 +28,7 @@ use thiserror::Error;
 use crate::detect::burst::{self, Burst, UserClick};
 use crate::detect::settings::DetectSettings;
 use crate::event::record::{BatchRecord, EnvelopeFault};
-use answer::{Answer, Data, RecordResult};
+use answer::{Answer, Data, FirehoseResponse, RecordResult};
 use click::{Added, ClickFacts, Reason};
 use fields::Fields;
 use partition::PartitionKeys;
@@ -222,26 +222,10 @@ pub(crate) fn transform<'a>(
         }
     }
 
-    // Each answer is written into the body and freed at once, so the batch's base64 is held
-    // once, not twice (as answers, then as their serialization): about 5 MiB less at the peak.
-    let results: Vec<RecordResult> = answers.iter().map(|a| a.result).collect();
-    let mut text = Vec::with_capacity(answers.iter().map(|a| a.data_len() + 128).sum::<usize>());
-    let mut spans = Vec::with_capacity(answers.len());
-    text.extend_from_slice(b"{\"records\":[");
-    for (i, answer) in answers.into_iter().enumerate() {
-        if i > 0 {
-            text.push(b',');
-        }
-        let from = text.len();
-        // Writing our own types into a Vec cannot fail: no maps with non-string keys.
-        let _ = serde_json::to_writer(&mut text, &answer);
-        spans.push(from..text.len());
-    }
-    text.extend_from_slice(b"]}");
-    if text.len() > settings.response_limit {
-        let turned;
-        (text, turned) =
-            fit_under_limit(&text, &spans, &results, records, settings.response_limit)?;
+    let mut response = FirehoseResponse { records: answers };
+    let mut body = to_raw(&response);
+    if body.get().len() > settings.response_limit {
+        let turned = fit_under_limit(&mut response, records, settings.response_limit)?;
         tally.ok -= turned;
         tally.failed += turned;
         tally.failed_for_size = turned;
@@ -251,8 +235,15 @@ pub(crate) fn transform<'a>(
             "answer would exceed Lambda's limit: dropped records answered without data, and \
              valid records answered ProcessingFailed with their original data"
         );
+        body = to_raw(&response);
+        if body.get().len() > settings.response_limit {
+            return Err(TooLarge {
+                records: records.len(),
+                needed: body.get().len(),
+                limit: settings.response_limit,
+            });
+        }
     }
-    let body = raw(text);
     Ok(Transformed {
         body,
         tally,
@@ -366,40 +357,36 @@ pub(crate) fn arrival_time(raw: Option<&RawValue>) -> Option<DateTime<Utc>> {
     timestamp::from_epoch_millis(ms.floor() as i64)
 }
 
-/// The serialized answer as a JSON value.
-fn raw(text: Vec<u8>) -> Box<RawValue> {
-    // Our own serialization, so valid UTF-8 and valid JSON; the checks are a fast scan.
-    String::from_utf8(text)
-        .ok()
-        .and_then(|text| RawValue::from_string(text).ok())
-        .unwrap_or_default()
+fn to_raw(response: &FirehoseResponse<'_>) -> Box<RawValue> {
+    // Serializing our own types into a String cannot fail: no maps with non-string keys.
+    serde_json::value::to_raw_value(response).unwrap_or_default()
 }
 
 /// Makes the answer fit `limit`, giving up as little as possible: first the data of `Dropped`
 /// answers (nobody reads it), then as few `Ok` answers as possible, turned `ProcessingFailed`
-/// with their original data. `text` is the whole answer and `spans` each record's part of it.
-/// Returns the new answer and how many records were turned.
-fn fit_under_limit(
-    text: &[u8],
-    spans: &[std::ops::Range<usize>],
-    results: &[RecordResult],
-    records: &[BatchRecord<'_>],
+/// with their original data. Returns how many records were turned.
+fn fit_under_limit<'a>(
+    response: &mut FirehoseResponse<'a>,
+    records: &'a [BatchRecord<'a>],
     limit: usize,
-) -> Result<(Vec<u8>, usize), TooLarge> {
-    let mut total = text.len();
-    let mut dropped: Vec<(usize, usize)> = results
+) -> Result<usize, TooLarge> {
+    let lengths: Vec<usize> = response.records.iter().map(Answer::len).collect();
+    let mut total = response_limit::response_len(&lengths);
+    let mut dropped: Vec<(usize, usize)> = response
+        .records
         .iter()
-        .zip(records)
         .enumerate()
-        .filter(|(_, (r, _))| **r == RecordResult::Dropped)
-        .map(|(i, (_, record))| (i, record.payload.as_deref().map_or(0, str::len)))
+        .filter(|(_, a)| a.result == RecordResult::Dropped)
+        .map(|(i, a)| (i, a.data_len()))
         .collect();
-    let blanked = response_limit::choose(&mut dropped, &mut total, limit);
+    for i in response_limit::choose(&mut dropped, &mut total, limit) {
+        response.records[i].data = Data::Original(Cow::Borrowed(""));
+    }
     let mut failed: Vec<(usize, usize)> = Vec::new();
-    for (i, (result, record)) in results.iter().zip(records).enumerate() {
-        if *result == RecordResult::Ok {
+    for (i, (answer, record)) in response.records.iter().zip(records).enumerate() {
+        if answer.result == RecordResult::Ok {
             let as_failed = Answer::unchanged(record, RecordResult::ProcessingFailed).len();
-            failed.push((i, spans[i].len().saturating_sub(as_failed)));
+            failed.push((i, lengths[i].saturating_sub(as_failed)));
         }
     }
     let turned = response_limit::choose(&mut failed, &mut total, limit);
@@ -410,40 +397,12 @@ fn fit_under_limit(
             limit,
         });
     }
-    let mut change: Vec<Option<Answer<'_>>> = (0..records.len()).map(|_| None).collect();
-    for &i in &blanked {
-        let mut answer = Answer::unchanged(&records[i], RecordResult::Dropped);
-        answer.data = Data::Original(Cow::Borrowed(""));
-        change[i] = Some(answer);
-    }
     for &i in &turned {
-        change[i] = Some(Answer::unchanged(
-            &records[i],
-            RecordResult::ProcessingFailed,
-        ));
-    }
-    let mut out = Vec::with_capacity(total);
-    out.extend_from_slice(b"{\"records\":[");
-    for (i, (span, change)) in spans.iter().zip(&change).enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        match change {
-            Some(answer) => {
-                let _ = serde_json::to_writer(&mut out, answer);
-            }
-            None => out.extend_from_slice(&text[span.clone()]),
+        if let Some(record) = records.get(i) {
+            response.records[i] = Answer::unchanged(record, RecordResult::ProcessingFailed);
         }
     }
-    out.extend_from_slice(b"]}");
-    if out.len() > limit {
-        return Err(TooLarge {
-            records: records.len(),
-            needed: out.len(),
-            limit,
-        });
-    }
-    Ok((out, turned.len()))
+    Ok(turned.len())
 }
 
 #[cfg(test)]
