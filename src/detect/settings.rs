@@ -37,19 +37,24 @@ pub(crate) struct DetectSettings {
     pub(crate) tracked_pages: usize,
 }
 
+impl DetectSettings {
+    /// The defaults, as a constant so tests can start from them in `const` items.
+    pub(crate) const DEFAULT: Self = Self {
+        producer_flag: true,
+        user_bursts: true,
+        burst_min_clicks: 50,
+        burst_span: Duration::from_secs(10),
+        rates: true,
+        window: Duration::from_secs(60),
+        lateness: Duration::from_secs(120),
+        threshold: 5.0,
+        min_expected: 5.0,
+        tracked_pages: 50,
+    };
+}
+
 impl Default for DetectSettings {
     fn default() -> Self {
-        Self {
-            producer_flag: true,
-            user_bursts: true,
-            burst_min_clicks: 50,
-            burst_span: Duration::from_secs(10),
-            rates: true,
-            window: Duration::from_secs(60),
-            lateness: Duration::from_secs(120),
-            threshold: 5.0,
-            min_expected: 5.0,
-            tracked_pages: 50,
-        }
+        Self::DEFAULT
     }
 }

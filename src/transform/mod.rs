@@ -417,16 +417,9 @@ mod tests {
     }
 
     const DETECT: DetectSettings = DetectSettings {
-        producer_flag: true,
         user_bursts: true,
-        burst_min_clicks: 50,
-        burst_span: std::time::Duration::from_secs(10),
         rates: false,
-        window: std::time::Duration::from_secs(60),
-        lateness: std::time::Duration::from_secs(120),
-        threshold: 5.0,
-        min_expected: 5.0,
-        tracked_pages: 50,
+        ..DetectSettings::DEFAULT
     };
 
     fn settings(drop: &[String], limit: usize) -> TransformSettings<'_> {

@@ -86,16 +86,9 @@ const ADDED: [&str; 5] = [
 /// The detectors this property runs: the producer's flag only, so that `anomaly_reasons` is a
 /// function of the record alone (bursts have their own tests in `crate::detect::burst`).
 const DETECT: DetectSettings = DetectSettings {
-    producer_flag: true,
     user_bursts: false,
-    burst_min_clicks: 50,
-    burst_span: std::time::Duration::from_secs(10),
     rates: false,
-    window: std::time::Duration::from_secs(60),
-    lateness: std::time::Duration::from_secs(120),
-    threshold: 5.0,
-    min_expected: 5.0,
-    tracked_pages: 50,
+    ..DetectSettings::DEFAULT
 };
 
 /// The four fields a click needs.
