@@ -6,6 +6,7 @@ use serde_json::value::RawValue;
 use thiserror::Error;
 
 use crate::alert::cooldown::Cooldown;
+use crate::alert::digest::Digest;
 use crate::alert::publisher::{AlertPublisher, PublishError};
 use crate::alert::sender::AlertSender;
 use crate::config::Config;
@@ -88,6 +89,11 @@ impl<P: AlertPublisher> Handler<P> {
 
     pub(crate) fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// A digest for one invocation, keeping every anomaly only when the handler was asked to.
+    pub(crate) fn digest(&self) -> Digest {
+        Digest::new(self.alerts.keeps_anomalies())
     }
 
     pub(crate) fn alerts(&self) -> &AlertSender<P> {

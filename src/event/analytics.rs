@@ -59,7 +59,7 @@ impl<'a> AnalyticsEvent<'a> {
         let payloads = self
             .records
             .iter()
-            .map(|r| (r.record_id.to_string(), r.payload.as_deref()));
+            .map(|r| (r.record_id.as_ref(), r.payload.as_deref()));
         let acks = alert_on_records(handler, &source, payloads, now, metrics).await;
         self.answer(&acks)
     }

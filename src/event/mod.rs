@@ -21,7 +21,6 @@ use serde_json::value::RawValue;
 use thiserror::Error;
 
 use crate::alert::anomaly::{Anomaly, NotAnAnomaly};
-use crate::alert::digest::Digest;
 use crate::alert::publisher::AlertPublisher;
 use crate::alert::sender::Outcome;
 use crate::alert::source::{Source, SourceKind};
@@ -115,10 +114,10 @@ pub(crate) enum Ack {
 
 /// Reads each record of an alert-only batch as an anomaly, alerts once on the readable ones,
 /// and says per record whether it is done. `ids` name the records in the log.
-pub(crate) async fn alert_on_records<P: AlertPublisher>(
+pub(crate) async fn alert_on_records<'a, P: AlertPublisher>(
     handler: &Handler<P>,
     source: &Source,
-    records: impl Iterator<Item = (String, Option<&str>)>,
+    records: impl Iterator<Item = (&'a str, Option<&'a str>)>,
     now: DateTime<Utc>,
     metrics: &mut InvocationMetrics,
 ) -> Vec<Ack> {
@@ -131,7 +130,7 @@ pub(crate) async fn alert_on_records<P: AlertPublisher>(
                 readable.push(true);
             }
             Err(reason) => {
-                unreadable(source.kind, &id, &reason);
+                unreadable(source.kind, id, &reason);
                 metrics.anomalies_unreadable += 1;
                 readable.push(false);
             }
@@ -161,13 +160,6 @@ fn unreadable(kind: SourceKind, id: &str, reason: &NotAnAnomaly) {
         reason = %reason,
         "record is not an anomaly and never will be: acknowledged, not retried (AnomaliesUnreadable)"
     );
-}
-
-/// A digest for one invocation, keeping every anomaly only when the handler was asked to.
-impl<P: AlertPublisher> Handler<P> {
-    pub(crate) fn digest(&self) -> Digest {
-        Digest::new(self.alerts().keeps_anomalies())
-    }
 }
 
 #[cfg(test)]

@@ -139,7 +139,7 @@ impl<'a> StreamEvent<'a> {
         let payloads = self
             .records
             .iter()
-            .map(|r| (r.sequence_number.to_string(), r.data.as_deref()));
+            .map(|r| (r.sequence_number.as_ref(), r.data.as_deref()));
         let acks = alert_on_records(handler, &source, payloads, now, metrics).await;
         self.answer(&acks)
     }
