@@ -168,7 +168,7 @@ def test_the_console_url_names_the_dashboard(template):
 
 def detector_variables() -> dict[str, dict[str, Any]]:
     """`src/config.rs`'s detector variables: kind, range, and the default of the field it sets
-    (from `DetectSettings::default()` in `src/detect/settings.rs`)."""
+    (from `DetectSettings::DEFAULT` in `src/detect/settings.rs`)."""
     config = _read("config.rs")
     config = config[config.index("fn detect_settings(") :]
     read = re.findall(
@@ -177,7 +177,7 @@ def detector_variables() -> dict[str, dict[str, Any]]:
         config,
     )
     settings = _read("detect/settings.rs")
-    settings = settings[settings.index("impl Default for DetectSettings") :]
+    settings = settings[settings.index("const DEFAULT: Self") :]
     defaults = {
         field: (secs or value)
         for field, value, secs in re.findall(
