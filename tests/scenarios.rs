@@ -383,6 +383,20 @@ fn generate_replay_evaluate_finds_every_anomaly_in_time_and_nothing_else() {
         assert!(r["delay_seconds"].as_f64().unwrap() <= f64::from(target));
     }
     assert_eq!(report["alerts"]["false_alerts"], 0, "{report}");
+    // The bot is reported as a bot only: its clicks are left out of the page and site rates,
+    // where they would be a second finding (a spike) of the same incident.
+    let bot_start = time(&Value::from("2026-01-01T14:45:00Z"));
+    let text = std::fs::read_to_string(&alerts).unwrap();
+    for line in text.lines() {
+        let alert: Value = serde_json::from_str(line).unwrap();
+        for a in alert["anomalies"].as_array().unwrap() {
+            let spike = a["metric"] == "click_rate" && a["details"]["direction"] == "spike";
+            assert!(
+                !spike || time(&a["window_start"]) < bot_start,
+                "a spike in the bot's time: {a}"
+            );
+        }
+    }
     assert!(report["alerts"]["matched"].as_u64().unwrap() >= 4);
 
     // The table says the same for people.

@@ -10,6 +10,7 @@
 //! hostage by alerting.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
@@ -67,9 +68,18 @@ impl<'a> FirehoseEvent<'a> {
             .as_deref()
             .unwrap_or("unknown delivery stream");
         let rates = if detect.rates {
+            // A burst's clicks are a finding of their own (`user_burst`): counted in the page
+            // and site series too, one bot would be reported twice, and teach the rate models a
+            // rate no person made (their memory of recent peaks would then hide a real spike).
+            let in_bursts: HashSet<usize> = out
+                .bursts
+                .iter()
+                .flat_map(|b| b.records.iter().copied())
+                .collect();
             let clicks: Vec<RateClick<'_>> = out
                 .clicks
                 .iter()
+                .filter(|c| !in_bursts.contains(&c.record))
                 .map(|c| RateClick {
                     at: c.event_time,
                     user: &c.user_id,
