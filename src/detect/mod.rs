@@ -16,6 +16,7 @@ pub(crate) mod burst;
 pub(crate) mod episode;
 pub(crate) mod findings;
 pub(crate) mod model;
+pub(crate) mod novelty;
 pub(crate) mod page;
 pub(crate) mod rates;
 pub(crate) mod series;
