@@ -19,6 +19,7 @@ pub(crate) mod model;
 pub(crate) mod novelty;
 pub(crate) mod page;
 pub(crate) mod rates;
+pub(crate) mod season;
 pub(crate) mod series;
 pub(crate) mod settings;
 pub(crate) mod streams;
