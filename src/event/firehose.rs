@@ -72,8 +72,8 @@ impl<'a> FirehoseEvent<'a> {
                 .iter()
                 .map(|c| RateClick {
                     at: c.event_time,
-                    user: &c.user_id,
-                    page: &c.page_url,
+                    user: c.user_id(),
+                    page: c.page_url(),
                 })
                 .collect();
             handler.rates().observe(stream, &clicks, now, detect)
@@ -163,7 +163,7 @@ fn partitions(out: &Transformed) -> Vec<String> {
         .iter()
         .enumerate()
         .filter(|(i, c)| c.flagged || in_burst.contains(i))
-        .map(|(_, c)| partition::s3_path(&c.event_time_text))
+        .map(|(_, c)| partition::s3_path(&c.event_time_text()))
         .collect();
     keys.sort();
     keys.dedup();

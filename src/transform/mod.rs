@@ -58,18 +58,54 @@ pub(crate) struct Tally {
     pub(crate) failed_for_size: usize,
 }
 
-/// A valid click, for the detectors across batches and for the alert.
+/// A valid click, for the detectors across batches and for the alert. A batch holds thousands
+/// of these beside its body, so each is small: its user and page share one allocation, and the
+/// text of its `event_time` is written again when needed.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ValidClick {
     /// The record's position in the batch.
     pub(crate) record: usize,
-    pub(crate) user_id: String,
-    pub(crate) page_url: String,
+    /// The user's text, then the page's.
+    user_and_page: Box<str>,
+    /// Where the page starts in `user_and_page`.
+    page_at: usize,
     pub(crate) event_time: DateTime<Utc>,
-    /// `event_time` as written, from which the record's partition follows.
-    pub(crate) event_time_text: String,
     /// The producer's flag counted (`producer_flag` among its reasons).
     pub(crate) flagged: bool,
+}
+
+impl ValidClick {
+    pub(crate) fn new(
+        record: usize,
+        user_id: &str,
+        page_url: &str,
+        event_time: DateTime<Utc>,
+        flagged: bool,
+    ) -> Self {
+        let mut user_and_page = String::with_capacity(user_id.len() + page_url.len());
+        user_and_page.push_str(user_id);
+        user_and_page.push_str(page_url);
+        Self {
+            record,
+            user_and_page: user_and_page.into_boxed_str(),
+            page_at: user_id.len(),
+            event_time,
+            flagged,
+        }
+    }
+
+    pub(crate) fn user_id(&self) -> &str {
+        self.user_and_page.get(..self.page_at).unwrap_or_default()
+    }
+
+    pub(crate) fn page_url(&self) -> &str {
+        self.user_and_page.get(self.page_at..).unwrap_or_default()
+    }
+
+    /// `event_time` as the record's line has it, from which the record's partition follows.
+    pub(crate) fn event_time_text(&self) -> String {
+        timestamp::format_millis(&self.event_time)
+    }
 }
 
 /// The transform's result: the serialized answer and what the rest of the function needs.
@@ -165,14 +201,13 @@ pub(crate) fn transform<'a>(
                     len: scratch.line.len(),
                     head,
                 });
-                clicks.push(ValidClick {
-                    record: index,
-                    user_id: facts.user_id,
-                    page_url: facts.page_url,
-                    event_time: facts.event_time,
-                    event_time_text: facts.event_time_text,
+                clicks.push(ValidClick::new(
+                    index,
+                    &facts.user_id,
+                    &facts.page_url,
+                    facts.event_time,
                     flagged,
-                });
+                ));
             }
             Judged::Dropped => {
                 tally.dropped += 1;
@@ -265,9 +300,10 @@ fn relabel(
         debug_assert!(decoded.is_ok() && line.len() >= at.head);
         line.truncate(at.head);
         click::write_tail(&reasons, line);
+        let event_time = click.event_time_text();
         let keys = PartitionKeys {
             is_anomaly: true,
-            event_time: &click.event_time_text,
+            event_time: &event_time,
         };
         patches.add(click.record, RecordResult::Ok, |out| {
             answer::write_ok(out, &record.record_id, record.payload_field, line, &keys);
@@ -281,7 +317,7 @@ fn find_bursts(clicks: &[ValidClick], detect: &DetectSettings) -> Vec<Burst> {
     let mut users: Vec<UserClick<'_>> = clicks
         .iter()
         .enumerate()
-        .map(|(index, c)| UserClick::new(index, &c.user_id, c.event_time))
+        .map(|(index, c)| UserClick::new(index, c.user_id(), c.event_time))
         .collect();
     burst::find(&mut users, detect.burst_min_clicks, detect.burst_span)
 }
