@@ -224,3 +224,87 @@ impl Body {
         self.text
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer<'a>(id: &'a str, data: &'a str) -> Answer<'a> {
+        Answer {
+            record_id: id,
+            result: RecordResult::ProcessingFailed,
+            field: PayloadField::Data,
+            data,
+        }
+    }
+
+    fn body(answers: &[Answer<'_>]) -> Body {
+        let mut body = Body::with_capacity(answers.len(), 0);
+        for a in answers {
+            body.push(a);
+        }
+        body
+    }
+
+    fn text(answers: &[Answer<'_>]) -> String {
+        String::from_utf8(body(answers).finish()).unwrap()
+    }
+
+    #[test]
+    fn patches_that_grow_and_shrink_are_spliced_where_they_belong() {
+        let data = ["aaaa", "b", "cccccccc", "", "ee", "ffffff"];
+        let ids = ["0", "1", "2", "3", "4", "5"];
+        let old: Vec<Answer<'_>> = ids.iter().zip(data).map(|(i, d)| answer(i, d)).collect();
+        // Every mix: each answer kept, grown, shrunk or blanked.
+        let changes = ["", "bbbbbbbbbbbb", "c", "dddd", "", "f"];
+        for mask in 0..(1 << ids.len()) {
+            let mut body = body(&old);
+            let mut patches = Patches::default();
+            let mut want = Vec::new();
+            for (i, a) in old.iter().enumerate() {
+                if mask & (1 << i) != 0 {
+                    let new = Answer {
+                        result: RecordResult::Dropped,
+                        ..answer(ids[i], changes[i])
+                    };
+                    patches.add(i, new.result, |out| answer::write_json(out, &new));
+                    want.push(new);
+                } else {
+                    want.push(answer(a.record_id, a.data));
+                }
+            }
+            body.splice(&patches);
+            for (i, w) in want.iter().enumerate() {
+                assert_eq!(body.result(i), Some(w.result), "mask {mask:b}, answer {i}");
+                assert_eq!(body.answer_len(i), w.len(), "mask {mask:b}, answer {i}");
+            }
+            let len = body.len();
+            let got = String::from_utf8(body.finish()).unwrap();
+            assert_eq!(got, text(&want), "mask {mask:b}");
+            assert_eq!(got.len(), len);
+        }
+    }
+
+    #[test]
+    fn an_ok_answer_is_what_serde_would_write() {
+        let keys = PartitionKeys {
+            is_anomaly: true,
+            event_time: "2026-11-27T10:15:30.123Z",
+        };
+        let mut body = Body::with_capacity(2, 0);
+        body.push(&answer("a\"b", "x"));
+        let data = body.push_ok("r\n", PayloadField::KafkaRecordValue, b"line\n", &keys);
+        let text = String::from_utf8(body.finish()).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"records": [
+                {"recordId": "a\"b", "result": "ProcessingFailed", "data": "x"},
+                {"recordId": "r\n", "result": "Ok", "kafkaRecordValue": "bGluZQo=",
+                 "metadata": {"partitionKeys": {"status": "anomaly", "event_date": "2026-11-27",
+                                                "event_hour": "10"}}},
+            ]})
+        );
+        assert_eq!(&text[data..data + 8], "bGluZQo=");
+    }
+}

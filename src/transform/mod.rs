@@ -233,7 +233,14 @@ pub(crate) fn transform<'a>(
         Vec::new()
     };
     if !bursts.is_empty() {
-        relabel(&mut body, records, &clicks, &lines, &bursts, &mut scratch.line);
+        relabel(
+            &mut body,
+            records,
+            &clicks,
+            &lines,
+            &bursts,
+            &mut scratch.line,
+        );
     }
 
     if body.len() > settings.response_limit {
@@ -419,7 +426,9 @@ fn fit_under_limit(
     limit: usize,
 ) -> Result<usize, TooLarge> {
     let mut total = body.len();
-    let (mut dropped, mut failed): (Vec<(usize, usize)>, Vec<(usize, usize)>) = Default::default();
+    // (answer, bytes saved by shrinking it)
+    let mut dropped: Vec<(usize, usize)> = Vec::new();
+    let mut failed: Vec<(usize, usize)> = Vec::new();
     for (i, record) in records.iter().enumerate() {
         let shrunk = match body.result(i) {
             Some(RecordResult::Dropped) => Answer::blank(record),
