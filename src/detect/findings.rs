@@ -21,8 +21,8 @@ use crate::transform::ValidClick;
 pub(crate) fn producer_flag(click: &ValidClick, record_id: &str) -> Anomaly {
     Anomaly {
         metric: Some("producer_flag".into()),
-        page_url: Some(click.page_url.clone()),
-        user_id: Some(click.user_id.clone()),
+        page_url: Some(click.page_url().to_owned()),
+        user_id: Some(click.user_id().to_owned()),
         detected_at: Some(click.event_time),
         details: serde_json::value::to_raw_value(&json!({"record_id": record_id})).ok(),
         ..Anomaly::default()

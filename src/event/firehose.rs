@@ -82,8 +82,8 @@ impl<'a> FirehoseEvent<'a> {
                 .filter(|c| !in_bursts.contains(&c.record))
                 .map(|c| RateClick {
                     at: c.event_time,
-                    user: &c.user_id,
-                    page: &c.page_url,
+                    user: c.user_id(),
+                    page: c.page_url(),
                 })
                 .collect();
             handler.rates().observe(stream, &clicks, now, detect)
@@ -173,7 +173,7 @@ fn partitions(out: &Transformed) -> Vec<String> {
         .iter()
         .enumerate()
         .filter(|(i, c)| c.flagged || in_burst.contains(i))
-        .map(|(_, c)| partition::s3_path(&c.event_time_text))
+        .map(|(_, c)| partition::s3_path(&c.event_time_text()))
         .collect();
     keys.sort();
     keys.dedup();

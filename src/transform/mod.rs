@@ -8,6 +8,7 @@
 //! (so a failed record's original text could not be returned byte for byte).
 
 pub(crate) mod answer;
+pub(crate) mod body;
 pub(crate) mod click;
 pub(crate) mod fields;
 pub(crate) mod partition;
@@ -16,8 +17,6 @@ mod properties;
 pub(crate) mod rejection;
 pub(crate) mod response_limit;
 pub(crate) mod timestamp;
-
-use std::borrow::Cow;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -28,7 +27,8 @@ use thiserror::Error;
 use crate::detect::burst::{self, Burst, UserClick};
 use crate::detect::settings::DetectSettings;
 use crate::event::record::{BatchRecord, EnvelopeFault};
-use answer::{Answer, Data, FirehoseResponse, RecordResult};
+use answer::{Answer, RecordResult};
+use body::{Body, Patches};
 use click::{Added, ClickFacts, Reason};
 use fields::Fields;
 use partition::PartitionKeys;
@@ -58,18 +58,54 @@ pub(crate) struct Tally {
     pub(crate) failed_for_size: usize,
 }
 
-/// A valid click, for the detectors across batches and for the alert.
+/// A valid click, for the detectors across batches and for the alert. A batch holds thousands
+/// of these beside its body, so each is small: its user and page share one allocation, and the
+/// text of its `event_time` is written again when needed.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ValidClick {
     /// The record's position in the batch.
     pub(crate) record: usize,
-    pub(crate) user_id: String,
-    pub(crate) page_url: String,
+    /// The user's text, then the page's.
+    user_and_page: Box<str>,
+    /// Where the page starts in `user_and_page`.
+    page_at: usize,
     pub(crate) event_time: DateTime<Utc>,
-    /// `event_time` as written, from which the record's partition follows.
-    pub(crate) event_time_text: String,
     /// The producer's flag counted (`producer_flag` among its reasons).
     pub(crate) flagged: bool,
+}
+
+impl ValidClick {
+    pub(crate) fn new(
+        record: usize,
+        user_id: &str,
+        page_url: &str,
+        event_time: DateTime<Utc>,
+        flagged: bool,
+    ) -> Self {
+        let mut user_and_page = String::with_capacity(user_id.len() + page_url.len());
+        user_and_page.push_str(user_id);
+        user_and_page.push_str(page_url);
+        Self {
+            record,
+            user_and_page: user_and_page.into_boxed_str(),
+            page_at: user_id.len(),
+            event_time,
+            flagged,
+        }
+    }
+
+    pub(crate) fn user_id(&self) -> &str {
+        self.user_and_page.get(..self.page_at).unwrap_or_default()
+    }
+
+    pub(crate) fn page_url(&self) -> &str {
+        self.user_and_page.get(self.page_at..).unwrap_or_default()
+    }
+
+    /// `event_time` as the record's line has it, from which the record's partition follows.
+    pub(crate) fn event_time_text(&self) -> String {
+        timestamp::format_millis(&self.event_time)
+    }
 }
 
 /// The transform's result: the serialized answer and what the rest of the function needs.
@@ -104,11 +140,12 @@ pub struct TooLarge {
     limit: usize,
 }
 
-/// Where a valid click's line is: its answer, and the length of the line but its verdict (what
-/// [`click::write_head`] wrote), so that a burst found after the whole batch was read can give
-/// the line its reason.
+/// Where a valid click's line is in the body, so that a burst found after the whole batch was
+/// read can give the line its reason: where its base64 starts, the line's length, and the
+/// length of the line but its verdict (what [`click::write_head`] wrote).
 struct Line {
-    answer: usize,
+    data: usize,
+    len: usize,
     head: usize,
 }
 
@@ -123,11 +160,11 @@ struct Scratch {
 /// Transforms a whole batch: every record gets exactly one answer, or, when no answer can fit
 /// Lambda's limit, the batch gets a [`TooLarge`] error.
 ///
-/// Each record is read, checked, enriched and encoded once, its verdict from what the record
-/// says (the producer's flag). The batch's record-level detectors (bursts) then run on the
-/// valid clicks, and only the lines of clicks in a burst are finished again: decoded from
-/// their own answer, their verdict rewritten, encoded. Bursts are rare, so the batch is not
-/// held twice in memory for them.
+/// Each record is read, checked, enriched and encoded once, straight into the response body,
+/// its verdict from what the record says (the producer's flag). The batch's record-level
+/// detectors (bursts) then run on the valid clicks, and only the answers of clicks in a burst
+/// are written again: their line decoded from the body, its verdict rewritten, encoded, and
+/// spliced in. Bursts are rare, so the batch is not held twice in memory for them.
 pub(crate) fn transform<'a>(
     records: &'a [BatchRecord<'a>],
     settings: &TransformSettings<'_>,
@@ -137,9 +174,9 @@ pub(crate) fn transform<'a>(
     let mut tally = Tally::default();
     let mut clicks = Vec::new();
     let mut lines = Vec::new();
-    let mut answers = Vec::with_capacity(records.len());
+    let mut body = Body::with_capacity(records.len(), body_estimate(records));
     for (index, record) in records.iter().enumerate() {
-        let answer = match judge(record, settings, &processed_at, &mut scratch) {
+        match judge(record, settings, &processed_at, &mut scratch) {
             Judged::Ok { head, facts } => {
                 tally.ok += 1;
                 let flagged = facts.flagged && settings.detect.producer_flag;
@@ -149,33 +186,32 @@ pub(crate) fn transform<'a>(
                     &[]
                 };
                 click::write_tail(reasons, &mut scratch.line);
-                lines.push(Line {
-                    answer: answers.len(),
-                    head,
-                });
                 let keys = PartitionKeys {
                     is_anomaly: flagged,
-                    event_time: facts.event_time_text.clone(),
+                    event_time: &facts.event_time_text,
                 };
-                clicks.push(ValidClick {
-                    record: index,
-                    user_id: facts.user_id,
-                    page_url: facts.page_url,
-                    event_time: facts.event_time,
-                    event_time_text: facts.event_time_text,
-                    flagged,
+                let data = body.push_ok(
+                    &record.record_id,
+                    record.payload_field,
+                    &scratch.line,
+                    &keys,
+                );
+                lines.push(Line {
+                    data,
+                    len: scratch.line.len(),
+                    head,
                 });
-                Answer {
-                    record_id: Cow::Borrowed(&record.record_id),
-                    result: RecordResult::Ok,
-                    field: record.payload_field,
-                    data: Data::encoded(&scratch.line),
-                    partition_keys: Some(keys),
-                }
+                clicks.push(ValidClick::new(
+                    index,
+                    &facts.user_id,
+                    &facts.page_url,
+                    facts.event_time,
+                    flagged,
+                ));
             }
             Judged::Dropped => {
                 tally.dropped += 1;
-                Answer::unchanged(record, RecordResult::Dropped)
+                body.push(&Answer::unchanged(record, RecordResult::Dropped));
             }
             Judged::Failed(reason) => {
                 tally.failed += 1;
@@ -186,10 +222,9 @@ pub(crate) fn transform<'a>(
                     code = reason.code(),
                     "record answered ProcessingFailed"
                 );
-                Answer::unchanged(record, RecordResult::ProcessingFailed)
+                body.push(&Answer::unchanged(record, RecordResult::ProcessingFailed));
             }
-        };
-        answers.push(answer);
+        }
     }
 
     let bursts = if settings.detect.user_bursts {
@@ -197,35 +232,19 @@ pub(crate) fn transform<'a>(
     } else {
         Vec::new()
     };
-    let mut in_burst = vec![false; clicks.len()];
-    for burst in &bursts {
-        for &i in &burst.records {
-            in_burst[i] = true;
-        }
-    }
-    let mut reasons = Vec::with_capacity(2);
-    for ((click, line), _) in clicks
-        .iter()
-        .zip(&lines)
-        .zip(&in_burst)
-        .filter(|(_, b)| **b)
-    {
-        reasons.clear();
-        if click.flagged {
-            reasons.push(Reason::ProducerFlag);
-        }
-        reasons.push(Reason::UserBurst);
-        let answer = &mut answers[line.answer];
-        answer.data = relabel(&answer.data, line.head, &reasons, &mut scratch.line);
-        if let Some(keys) = &mut answer.partition_keys {
-            keys.is_anomaly = true;
-        }
+    if !bursts.is_empty() {
+        relabel(
+            &mut body,
+            records,
+            &clicks,
+            &lines,
+            &bursts,
+            &mut scratch.line,
+        );
     }
 
-    let mut response = FirehoseResponse { records: answers };
-    let mut body = to_raw(&response);
-    if body.get().len() > settings.response_limit {
-        let turned = fit_under_limit(&mut response, records, settings.response_limit)?;
+    if body.len() > settings.response_limit {
+        let turned = fit_under_limit(&mut body, records, settings.response_limit)?;
         tally.ok -= turned;
         tally.failed += turned;
         tally.failed_for_size = turned;
@@ -235,37 +254,69 @@ pub(crate) fn transform<'a>(
             "answer would exceed Lambda's limit: dropped records answered without data, and \
              valid records answered ProcessingFailed with their original data"
         );
-        body = to_raw(&response);
-        if body.get().len() > settings.response_limit {
-            return Err(TooLarge {
-                records: records.len(),
-                needed: body.get().len(),
-                limit: settings.response_limit,
-            });
-        }
     }
     Ok(Transformed {
-        body,
+        body: to_raw(body.finish()),
         tally,
         clicks,
         bursts,
     })
 }
 
-/// An enriched line encoded in `data`, with its verdict rewritten for `reasons`: the line is
-/// decoded, cut after its first `head` bytes, finished by [`click::write_tail`] and encoded.
-fn relabel(data: &Data<'_>, head: usize, reasons: &[Reason], line: &mut Vec<u8>) -> Data<'static> {
-    let encoded = match data {
-        Data::Encoded(raw) => raw.get().trim_matches('"'),
-        Data::Original(text) => text.as_ref(),
-    };
-    line.clear();
-    // Our own base64 of a line at least `head` bytes long: neither check can fail.
-    let decoded = STANDARD.decode_vec(encoded.as_bytes(), line);
-    debug_assert!(decoded.is_ok() && line.len() >= head);
-    line.truncate(head);
-    click::write_tail(reasons, line);
-    Data::encoded(line)
+/// About the body's length: an `Ok` answer's base64 is about its payload's length plus that of
+/// the fields the line gains, and each answer adds its id and some 150 bytes of envelope.
+fn body_estimate(records: &[BatchRecord<'_>]) -> usize {
+    records
+        .iter()
+        .map(|r| r.payload.as_deref().map_or(0, str::len) + r.record_id.len() + 384)
+        .sum()
+}
+
+/// Gives the lines of the clicks in a burst their reason: each is decoded from the body, cut
+/// after its head, finished by [`click::write_tail`], encoded into a new answer, and the new
+/// answers are spliced in together.
+fn relabel(
+    body: &mut Body,
+    records: &[BatchRecord<'_>],
+    clicks: &[ValidClick],
+    lines: &[Line],
+    bursts: &[Burst],
+    line: &mut Vec<u8>,
+) {
+    let mut in_burst = vec![false; clicks.len()];
+    for burst in bursts {
+        for &i in &burst.records {
+            in_burst[i] = true;
+        }
+    }
+    let mut patches = Patches::default();
+    let mut reasons = Vec::with_capacity(2);
+    for ((click, at), _) in clicks.iter().zip(lines).zip(&in_burst).filter(|(_, b)| **b) {
+        let Some(record) = records.get(click.record) else {
+            continue;
+        };
+        reasons.clear();
+        if click.flagged {
+            reasons.push(Reason::ProducerFlag);
+        }
+        reasons.push(Reason::UserBurst);
+        line.clear();
+        // Our own base64 of a line at least `head` bytes long: neither check can fail.
+        let encoded = body.bytes(at.data..at.data + answer::encoded_len(at.len));
+        let decoded = STANDARD.decode_vec(encoded, line);
+        debug_assert!(decoded.is_ok() && line.len() >= at.head);
+        line.truncate(at.head);
+        click::write_tail(&reasons, line);
+        let event_time = click.event_time_text();
+        let keys = PartitionKeys {
+            is_anomaly: true,
+            event_time: &event_time,
+        };
+        patches.add(click.record, RecordResult::Ok, |out| {
+            answer::write_ok(out, &record.record_id, record.payload_field, line, &keys);
+        });
+    }
+    body.splice(&patches);
 }
 
 /// The batch's bursts; their `records` index `clicks`.
@@ -273,7 +324,7 @@ fn find_bursts(clicks: &[ValidClick], detect: &DetectSettings) -> Vec<Burst> {
     let mut users: Vec<UserClick<'_>> = clicks
         .iter()
         .enumerate()
-        .map(|(index, c)| UserClick::new(index, &c.user_id, c.event_time))
+        .map(|(index, c)| UserClick::new(index, c.user_id(), c.event_time))
         .collect();
     burst::find(&mut users, detect.burst_min_clicks, detect.burst_span)
 }
@@ -357,39 +408,41 @@ pub(crate) fn arrival_time(raw: Option<&RawValue>) -> Option<DateTime<Utc>> {
     timestamp::from_epoch_millis(ms.floor() as i64)
 }
 
-fn to_raw(response: &FirehoseResponse<'_>) -> Box<RawValue> {
-    // Serializing our own types into a String cannot fail: no maps with non-string keys.
-    serde_json::value::to_raw_value(response).unwrap_or_default()
+/// The finished body as the handler returns it.
+fn to_raw(body: Vec<u8>) -> Box<RawValue> {
+    // Our own writing: UTF-8 and one JSON object, so neither check fails.
+    String::from_utf8(body)
+        .ok()
+        .and_then(|text| RawValue::from_string(text).ok())
+        .unwrap_or_default()
 }
 
 /// Makes the answer fit `limit`, giving up as little as possible: first the data of `Dropped`
 /// answers (nobody reads it), then as few `Ok` answers as possible, turned `ProcessingFailed`
 /// with their original data. Returns how many records were turned.
-fn fit_under_limit<'a>(
-    response: &mut FirehoseResponse<'a>,
-    records: &'a [BatchRecord<'a>],
+fn fit_under_limit(
+    body: &mut Body,
+    records: &[BatchRecord<'_>],
     limit: usize,
 ) -> Result<usize, TooLarge> {
-    let lengths: Vec<usize> = response.records.iter().map(Answer::len).collect();
-    let mut total = response_limit::response_len(&lengths);
-    let mut dropped: Vec<(usize, usize)> = response
-        .records
-        .iter()
-        .enumerate()
-        .filter(|(_, a)| a.result == RecordResult::Dropped)
-        .map(|(i, a)| (i, a.data_len()))
-        .collect();
-    for i in response_limit::choose(&mut dropped, &mut total, limit) {
-        response.records[i].data = Data::Original(Cow::Borrowed(""));
-    }
+    let mut total = body.len();
+    // (answer, bytes saved by shrinking it)
+    let mut dropped: Vec<(usize, usize)> = Vec::new();
     let mut failed: Vec<(usize, usize)> = Vec::new();
-    for (i, (answer, record)) in response.records.iter().zip(records).enumerate() {
-        if answer.result == RecordResult::Ok {
-            let as_failed = Answer::unchanged(record, RecordResult::ProcessingFailed).len();
-            failed.push((i, lengths[i].saturating_sub(as_failed)));
+    for (i, record) in records.iter().enumerate() {
+        let shrunk = match body.result(i) {
+            Some(RecordResult::Dropped) => Answer::blank(record),
+            Some(RecordResult::Ok) => Answer::unchanged(record, RecordResult::ProcessingFailed),
+            _ => continue,
+        };
+        let saving = body.answer_len(i).saturating_sub(shrunk.len());
+        match shrunk.result {
+            RecordResult::Dropped => dropped.push((i, saving)),
+            _ => failed.push((i, saving)),
         }
     }
-    let turned = response_limit::choose(&mut failed, &mut total, limit);
+    let mut blanked = response_limit::choose(&mut dropped, &mut total, limit);
+    let mut turned = response_limit::choose(&mut failed, &mut total, limit);
     if total > limit {
         return Err(TooLarge {
             records: records.len(),
@@ -397,11 +450,22 @@ fn fit_under_limit<'a>(
             limit,
         });
     }
-    for &i in &turned {
-        if let Some(record) = records.get(i) {
-            response.records[i] = Answer::unchanged(record, RecordResult::ProcessingFailed);
-        }
+    blanked.sort_unstable();
+    turned.sort_unstable();
+    let mut patches = Patches::default();
+    let (mut to_blank, mut to_turn) = (blanked.iter().peekable(), turned.iter().peekable());
+    for (i, record) in records.iter().enumerate() {
+        let answer = if to_blank.next_if_eq(&&i).is_some() {
+            Answer::blank(record)
+        } else if to_turn.next_if_eq(&&i).is_some() {
+            Answer::unchanged(record, RecordResult::ProcessingFailed)
+        } else {
+            continue;
+        };
+        patches.add(i, answer.result, |out| answer::write_json(out, &answer));
     }
+    body.splice(&patches);
+    debug_assert_eq!(body.len(), total);
     Ok(turned.len())
 }
 

@@ -29,19 +29,19 @@ pub(crate) fn s3_path(event_time: &str) -> String {
 /// Keys for Firehose dynamic partitioning, serialized as
 /// `{"status": "anomaly"|"processed", "event_date": "YYYY-MM-DD", "event_hour": "HH"}`.
 #[derive(Debug)]
-pub(crate) struct PartitionKeys {
+pub(crate) struct PartitionKeys<'a> {
     pub(crate) is_anomaly: bool,
     /// The record's `event_time`; date and hour are slices of it.
-    pub(crate) event_time: String,
+    pub(crate) event_time: &'a str,
 }
 
-impl Serialize for PartitionKeys {
+impl Serialize for PartitionKeys<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let mut st = s.serialize_struct("PartitionKeys", 3)?;
         st.serialize_field("status", status(self.is_anomaly))?;
-        st.serialize_field("event_date", date(&self.event_time))?;
-        st.serialize_field("event_hour", hour(&self.event_time))?;
+        st.serialize_field("event_date", date(self.event_time))?;
+        st.serialize_field("event_hour", hour(self.event_time))?;
         st.end()
     }
 }
@@ -57,7 +57,7 @@ mod tests {
         assert_eq!(s3_path(t), "dt=2026-11-28/hour=00");
         let keys = PartitionKeys {
             is_anomaly: true,
-            event_time: t.into(),
+            event_time: t,
         };
         assert_eq!(
             serde_json::to_string(&keys).unwrap(),

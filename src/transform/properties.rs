@@ -1111,11 +1111,11 @@ fn check_answers(
         .flagged()
         .map(|f| {
             let t = written(f.event_time.timestamp_millis());
-            prop_assert_eq!(&t, &f.event_time_text, "flagged event_time");
+            prop_assert_eq!(&t, &f.event_time_text(), "flagged event_time");
             Ok((
                 expected[f.record].id.clone(),
-                f.user_id.clone(),
-                f.page_url.clone(),
+                f.user_id().to_owned(),
+                f.page_url().to_owned(),
                 t,
             ))
         })

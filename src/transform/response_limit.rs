@@ -10,14 +10,6 @@
 /// Lambda's limit on a synchronous invocation's response payload.
 pub(crate) const LAMBDA_RESPONSE_LIMIT: usize = 6_291_456;
 
-/// Bytes of `{"records":[` and `]}` around the comma-separated answers.
-const ENVELOPE: usize = "{\"records\":[]}".len();
-
-/// The serialized size of a `{"records":[...]}` response with answers of these lengths.
-pub(crate) fn response_len(lengths: &[usize]) -> usize {
-    ENVELOPE + lengths.iter().sum::<usize>() + lengths.len().saturating_sub(1)
-}
-
 /// Chooses candidates, `(index, bytes saved by shrinking it)`, until `total` fits `limit`;
 /// `total` is lowered by what the chosen save. Taking the largest savings first shrinks the
 /// fewest answers, so the most records keep their result; among equal savings the later records
@@ -42,13 +34,6 @@ pub(crate) fn choose(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn envelope_and_commas_are_counted() {
-        assert_eq!(response_len(&[]), "{\"records\":[]}".len());
-        assert_eq!(response_len(&[3]), "{\"records\":[abc]}".len());
-        assert_eq!(response_len(&[3, 2]), "{\"records\":[abc,de]}".len());
-    }
 
     #[test]
     fn nothing_is_chosen_when_it_fits() {
