@@ -1,6 +1,8 @@
 //! The handler: what one invocation does, the same for the Lambda runtime, `invoke` and
 //! `replay`. It recognizes the event, lets the event's own module handle it, and counts.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 use thiserror::Error;
@@ -10,7 +12,8 @@ use crate::alert::digest::Digest;
 use crate::alert::publisher::{AlertPublisher, PublishError};
 use crate::alert::sender::AlertSender;
 use crate::config::Config;
-use crate::detect::streams::MemoryRates;
+use crate::detect::memory::MemoryStore;
+use crate::detect::store::StateStore;
 use crate::event::{Event, Unrecognized};
 use crate::metrics::InvocationMetrics;
 use crate::transform::{LAMBDA_RESPONSE_LIMIT, TooLarge};
@@ -59,8 +62,9 @@ pub struct Invocation {
 pub struct Handler<P> {
     config: Config,
     alerts: AlertSender<P>,
-    /// The rate detectors' state, in this container's memory.
-    rates: MemoryRates,
+    /// Where the rate detectors' state lives: this container's memory unless a shared store
+    /// was given.
+    state: Arc<dyn StateStore>,
     response_limit: usize,
 }
 
@@ -69,7 +73,7 @@ impl<P: AlertPublisher> Handler<P> {
         Self {
             alerts: AlertSender::new(publisher, Cooldown::new(config.alert_cooldown)),
             config,
-            rates: MemoryRates::default(),
+            state: Arc::new(MemoryStore::default()),
             response_limit: LAMBDA_RESPONSE_LIMIT,
         }
     }
@@ -100,8 +104,15 @@ impl<P: AlertPublisher> Handler<P> {
         &self.alerts
     }
 
-    pub(crate) fn rates(&self) -> &MemoryRates {
-        &self.rates
+    /// Keeps the rate state in `store` instead of this container's memory (a shared store, or
+    /// one that several handlers share in `replay --containers`).
+    pub(crate) fn with_state(mut self, store: Arc<dyn StateStore>) -> Self {
+        self.state = store;
+        self
+    }
+
+    pub(crate) fn state(&self) -> &dyn StateStore {
+        &*self.state
     }
 
     pub(crate) fn response_limit(&self) -> usize {
@@ -183,6 +194,7 @@ mod tests {
             alert_topic_arn: Some("arn:aws:sns:us-east-1:1:T".into()),
             alert_cooldown: Duration::from_secs(cooldown),
             processed_data_uri: Some("s3://processed/weblogs/".into()),
+            state_table: None,
             // These tests are about the alert path; the detectors have their own.
             detect: DetectSettings {
                 user_bursts: false,

@@ -21,7 +21,7 @@ use crate::alert::publisher::AlertPublisher;
 use crate::alert::source::{Source, SourceKind};
 use crate::detect::findings;
 use crate::detect::rates::RateClick;
-use crate::detect::streams::{RateOutcome, RateStore};
+use crate::detect::streams::{self, RateOutcome};
 use crate::handler::{Handler, HandlerError};
 use crate::metrics::InvocationMetrics;
 use crate::transform::{self, TransformSettings, Transformed, partition};
@@ -76,7 +76,8 @@ impl<'a> FirehoseEvent<'a> {
                     page: &c.page_url,
                 })
                 .collect();
-            handler.rates().observe(stream, &clicks, now, detect)
+            let batch = batch_id(self.invocation_id.as_deref(), &self.records);
+            streams::observe(handler.state(), stream, &batch, &clicks, now, detect).await
         } else {
             RateOutcome::default()
         };
@@ -103,6 +104,9 @@ impl<'a> FirehoseEvent<'a> {
         metrics.rate_episodes = rates.findings.len();
         metrics.late_clicks = rates.late as usize;
         metrics.site_clicks = rates.site;
+        metrics.state_store_calls = rates.calls;
+        metrics.state_store_conflicts = rates.conflicts;
+        metrics.state_store_errors = usize::from(rates.error);
         let mut digest = handler.digest();
         for click in out.flagged() {
             let record_id = self.records.get(click.record).map(|r| &*r.record_id);
@@ -149,6 +153,22 @@ impl<'a> FirehoseEvent<'a> {
             .send(&source, digest, Some(&location), now, metrics)
             .await;
     }
+}
+
+/// A name for the batch that is the same when Firehose sends the same records again: a hash of
+/// their record ids (the invocation id changes between attempts), with the invocation id only
+/// when there are no records.
+fn batch_id(invocation_id: Option<&str>, records: &[BatchRecord<'_>]) -> String {
+    use std::hash::{Hash, Hasher};
+    if records.is_empty() {
+        return invocation_id.unwrap_or("-").to_owned();
+    }
+    // SipHash with fixed keys: the same in every container of one build.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for r in records {
+        r.record_id.hash(&mut h);
+    }
+    format!("{:016x}-{}", h.finish(), records.len())
 }
 
 /// The distinct `dt=…/hour=…` partitions of the batch's anomalous records, in time order.
