@@ -122,3 +122,13 @@ impl StateStore for MemoryStore {
         Box::pin(async move { Ok(saved) })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn keeps_the_store_contract() {
+        super::super::store::contract::check(&MemoryStore::default(), "memory").await;
+    }
+}

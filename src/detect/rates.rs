@@ -265,25 +265,25 @@ impl RateState {
         params: &ModelParams,
     ) -> Scored {
         let width = width(settings);
-        let mut opened: Vec<SeriesKey> = Vec::new();
+        let mut findings = Vec::new();
         let mut last_site = None;
         for (w, counts) in windows {
             let Some(start) = DateTime::from_timestamp(w * width, 0) else {
                 continue;
             };
+            let mut opened: Vec<SeriesKey> = Vec::new();
             last_site = Some(self.score(start, width, &counts, settings, params, &mut opened));
             self.next = Some(w + 1);
-        }
-        let findings = opened
-            .into_iter()
-            .filter_map(|key| {
+            // Each episode as it stood when it opened, so that what is reported does not depend
+            // on how many windows one invocation happened to score.
+            findings.extend(opened.into_iter().filter_map(|key| {
                 let episode = self.series(&key)?.current()?.clone();
                 Some(RateFinding {
                     series: key,
                     episode,
                 })
-            })
-            .collect();
+            }));
+        }
         Scored {
             findings,
             last_site,

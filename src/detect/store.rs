@@ -89,3 +89,142 @@ pub(crate) trait StateStore: Debug + Send + Sync {
         state: &'a RateState,
     ) -> StoreFuture<'a, Saved>;
 }
+
+/// The contract every store keeps, run against each implementation: the memory store here, the
+/// DynamoDB one against `moto_server` (`crate::adapter::dynamodb`).
+#[cfg(test)]
+pub(crate) mod contract {
+    use chrono::{DateTime, Utc};
+
+    use super::*;
+    use crate::detect::rates::{Batch, RateClick};
+    use crate::detect::settings::DetectSettings;
+
+    /// One window's counts of `users` clicks, one per user, on `/p`.
+    fn counts(users: std::ops::Range<u32>) -> WindowCounts {
+        let names: Vec<String> = users.map(|u| u.to_string()).collect();
+        let at: DateTime<Utc> = "2026-11-27T10:00:10Z".parse().unwrap();
+        let clicks: Vec<RateClick<'_>> = names
+            .iter()
+            .map(|u| RateClick {
+                at,
+                user: u,
+                page: "/p",
+            })
+            .collect();
+        let mut batch = Batch::count(&clicks, at, &DetectSettings::default());
+        batch
+            .windows
+            .pop_first()
+            .map(|(_, c)| c)
+            .unwrap_or_default()
+    }
+
+    fn state(next: i64) -> RateState {
+        let mut state = RateState::default();
+        state.next = Some(next);
+        state
+    }
+
+    /// Runs the whole contract on `store`, under stream names starting with `prefix` (so runs
+    /// against one table do not meet).
+    pub(crate) async fn check(store: &dyn StateStore, prefix: &str) {
+        let stream = format!("{prefix}-a");
+        let other = format!("{prefix}-b");
+
+        // Nothing yet.
+        let loaded = store.load(&stream).await.unwrap();
+        assert_eq!(loaded.version, None);
+        assert_eq!(loaded.clock, Clock::default());
+        assert_eq!(loaded.state.next, None);
+
+        // Counts add up across batches, a batch twice counts once, users merge as a union.
+        store
+            .add_counts(&stream, 10, "a", &counts(0..40))
+            .await
+            .unwrap();
+        store
+            .add_counts(&stream, 10, "b", &counts(20..50))
+            .await
+            .unwrap();
+        store
+            .add_counts(&stream, 10, "a", &counts(0..40))
+            .await
+            .unwrap();
+        store
+            .add_counts(&stream, 11, "a", &counts(0..1))
+            .await
+            .unwrap();
+        let w = store.window(&stream, 10).await.unwrap();
+        assert_eq!(w.site, 70);
+        assert_eq!(w.distinct_users(), 50);
+        assert_eq!(store.window(&stream, 11).await.unwrap().site, 1);
+        assert_eq!(store.window(&stream, 12).await.unwrap().site, 0);
+        assert_eq!(store.window(&other, 10).await.unwrap().site, 0);
+
+        // The clock only moves forward (watermark) and back (first window).
+        let clock = |watermark, first| Clock { watermark, first };
+        store
+            .advance(&stream, clock(Some(1_000), Some(10)))
+            .await
+            .unwrap();
+        store
+            .advance(&stream, clock(Some(500), Some(12)))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.load(&stream).await.unwrap().clock,
+            clock(Some(1_000), Some(10))
+        );
+        store
+            .advance(&stream, clock(Some(2_000), None))
+            .await
+            .unwrap();
+        store.advance(&stream, clock(None, Some(9))).await.unwrap();
+        assert_eq!(
+            store.load(&stream).await.unwrap().clock,
+            clock(Some(2_000), Some(9))
+        );
+        assert_eq!(store.load(&other).await.unwrap().clock, Clock::default());
+
+        // Saves are conditional on the version loaded.
+        assert_eq!(
+            store.save(&stream, None, &state(11)).await.unwrap(),
+            Saved::Saved
+        );
+        assert_eq!(
+            store.save(&stream, None, &state(12)).await.unwrap(),
+            Saved::Conflict
+        );
+        let loaded = store.load(&stream).await.unwrap();
+        assert_eq!((loaded.version, loaded.state.next), (Some(1), Some(11)));
+        assert_eq!(
+            store.save(&stream, Some(1), &state(12)).await.unwrap(),
+            Saved::Saved
+        );
+        assert_eq!(
+            store.save(&stream, Some(1), &state(13)).await.unwrap(),
+            Saved::Conflict
+        );
+        let loaded = store.load(&stream).await.unwrap();
+        assert_eq!((loaded.version, loaded.state.next), (Some(2), Some(12)));
+        assert_eq!(store.load(&other).await.unwrap().version, None);
+
+        // A race: two containers save on the same version at once; exactly one wins.
+        let (s13, s14) = (state(13), state(14));
+        let (a, b) = tokio::join!(
+            store.save(&stream, Some(2), &s13),
+            store.save(&stream, Some(2), &s14),
+        );
+        let results = [a.unwrap(), b.unwrap()];
+        assert_eq!(
+            results.iter().filter(|r| **r == Saved::Saved).count(),
+            1,
+            "{results:?}"
+        );
+        let loaded = store.load(&stream).await.unwrap();
+        assert_eq!(loaded.version, Some(3));
+        let winner = if results[0] == Saved::Saved { 13 } else { 14 };
+        assert_eq!(loaded.state.next, Some(winner));
+    }
+}

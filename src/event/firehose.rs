@@ -94,6 +94,7 @@ impl<'a> FirehoseEvent<'a> {
             user_bursts = out.bursts.len(),
             rate_episodes = rates.findings.len(),
             late_clicks = rates.late,
+            state_store_calls = rates.calls,
             "firehose batch transformed"
         );
         metrics.records_ok = out.tally.ok;
