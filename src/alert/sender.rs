@@ -43,10 +43,6 @@ impl<P: AlertPublisher> AlertSender<P> {
         self.keep_anomalies = true;
     }
 
-    pub(crate) fn publisher(&self) -> &P {
-        &self.publisher
-    }
-
     pub(crate) fn keeps_anomalies(&self) -> bool {
         self.keep_anomalies
     }
