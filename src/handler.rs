@@ -70,10 +70,13 @@ pub struct Handler<P> {
 
 impl<P: AlertPublisher> Handler<P> {
     pub fn new(config: Config, publisher: P) -> Self {
+        let state: Arc<dyn StateStore> = Arc::new(MemoryStore::default());
+        let mut alerts = AlertSender::new(publisher, Cooldown::new(config.alert_cooldown));
+        alerts.share_cooldown(state.clone());
         Self {
-            alerts: AlertSender::new(publisher, Cooldown::new(config.alert_cooldown)),
+            alerts,
             config,
-            state: Arc::new(MemoryStore::default()),
+            state,
             response_limit: LAMBDA_RESPONSE_LIMIT,
         }
     }
@@ -104,9 +107,10 @@ impl<P: AlertPublisher> Handler<P> {
         &self.alerts
     }
 
-    /// Keeps the rate state in `store` instead of this container's memory (a shared store, or
+    /// Keeps the rate state, and claims the alert cooldown's quiet periods, in `store` instead of this container's memory (a shared store, or
     /// one that several handlers share in `replay --containers`).
     pub(crate) fn with_state(mut self, store: Arc<dyn StateStore>) -> Self {
+        self.alerts.share_cooldown(store.clone());
         self.state = store;
         self
     }

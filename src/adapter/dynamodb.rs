@@ -9,6 +9,7 @@
 //! | `s#<stream>` | `state` | `version` (N), `body` (S: [`RateState`] as JSON) | `save`: a `PutItem` conditional on the version loaded (optimistic concurrency) |
 //! | `s#<stream>` | `clock` | `watermark` (N, ms), `first` (N, window) | `advance`: an `UpdateItem` per attribute, conditional on moving it (a maximum, a minimum) |
 //! | `w#<stream>#<window>` | `<batch>` | `body` (S: one batch's [`WindowCounts`] as JSON) | `add_counts`: a `PutItem`, so a batch Firehose retries overwrites itself |
+//! | `a#<source>` | `alert` | `at` (N, ms), `severity` (N: 0 info, 1 warning, 2 critical) | `claim_alert`: an `UpdateItem` conditional on the last claim being a period old or less severe |
 //!
 //! `load` is one strongly consistent `Query` on `s#<stream>` (state and clock together);
 //! `window` one strongly consistent `Query` on the window's partition (paged past 1 MB), whose
@@ -21,7 +22,7 @@
 //! 1,000 page names of 200 bytes plus a sketch of a few KB: both inside the 400 KB item limit,
 //! so the state needs no second home. Counts expire a day after they were written (their
 //! window was scored long before); state and clock 30 days after they last changed, so a stream
-//! gone for a month warms up again, as after a cold start.
+//! gone for a month warms up again, as after a cold start. Alert claims expire a day after.
 //!
 //! Time: every call is bounded by the SDK's operation timeout, with one retry, and the protocol
 //! bounds an invocation's store work in all (`crate::detect::streams`).
@@ -350,7 +351,55 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    async fn claim_alert_(
+        &self,
+        source: &str,
+        at: i64,
+        period: i64,
+        severity: u8,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(format!("a#{source}")))
+            .key(SK, s("alert"))
+            .update_expression("SET #at = :at, #sev = :sev, #e = :e")
+            .condition_expression("attribute_not_exists(#at) OR #at <= :cutoff OR #sev < :sev")
+            .expression_attribute_names("#at", "at")
+            .expression_attribute_names("#sev", "severity")
+            .expression_attribute_names("#e", EXPIRES)
+            .expression_attribute_values(":at", n(at))
+            .expression_attribute_values(":cutoff", n(at - period))
+            .expression_attribute_values(":sev", n(i64::from(severity)))
+            .expression_attribute_values(":e", expires(COUNTS_TTL))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}
+
 impl StateStore for DynamoStore {
+    fn claim_alert<'a>(
+        &'a self,
+        source: &'a str,
+        at: i64,
+        period: i64,
+        severity: u8,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(self.claim_alert_(source, at, period, severity))
+    }
+
     fn load<'a>(&'a self, stream: &'a str) -> StoreFuture<'a, Loaded> {
         Box::pin(self.load_(stream))
     }

@@ -19,6 +19,8 @@ use super::store::{Loaded, Saved, StateStore, StoreFuture};
 const STREAMS_MAX: usize = 16;
 /// Batches remembered per window to make adding counts idempotent.
 const BATCHES_MAX: usize = 10_000;
+/// Alert claims kept; past this the oldest are forgotten (their periods are long over).
+const CLAIMS_MAX: usize = 1_024;
 
 #[derive(Debug, Default)]
 struct Stream {
@@ -32,6 +34,8 @@ struct Stream {
 #[derive(Debug, Default)]
 pub(crate) struct MemoryStore {
     streams: Mutex<HashMap<String, Stream>>,
+    /// Per source: the last alert claimed, when (ms) and at which severity.
+    claims: Mutex<HashMap<String, (i64, u8)>>,
 }
 
 impl MemoryStore {
@@ -120,6 +124,33 @@ impl StateStore for MemoryStore {
             Saved::Saved
         });
         Box::pin(async move { Ok(saved) })
+    }
+
+    fn claim_alert<'a>(
+        &'a self,
+        source: &'a str,
+        at: i64,
+        period: i64,
+        severity: u8,
+    ) -> StoreFuture<'a, bool> {
+        let mut claims = self
+            .claims
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let granted = claims
+            .get(source)
+            .is_none_or(|(last, last_severity)| *last <= at - period || *last_severity < severity);
+        if granted {
+            if claims.len() >= CLAIMS_MAX && !claims.contains_key(source) {
+                let cutoff = at - period;
+                claims.retain(|_, (last, _)| *last > cutoff);
+                if claims.len() >= CLAIMS_MAX {
+                    claims.clear();
+                }
+            }
+            claims.insert(source.to_owned(), (at, severity));
+        }
+        Box::pin(async move { Ok(granted) })
     }
 }
 

@@ -17,6 +17,9 @@
 //!   loaded (optimistic concurrency). Saving is what claims the windows it scored: of two
 //!   containers scoring the same window, one saves and reports, the other finds a conflict.
 //!
+//! - [`claim_alert`](StateStore::claim_alert): the alert cooldown's quiet period for one
+//!   source, claimed by a conditional write, so that containers alerting at once send one.
+//!
 //! The methods return boxed futures so the store can be a trait object chosen at cold start.
 
 use std::fmt::Debug;
@@ -88,6 +91,18 @@ pub(crate) trait StateStore: Debug + Send + Sync {
         version: Option<u64>,
         state: &'a RateState,
     ) -> StoreFuture<'a, Saved>;
+
+    /// Claims the alert of `source` at `at` (ms since the epoch) at `severity` (0 info, 1
+    /// warning, 2 critical): granted unless another alert of the source was claimed less than
+    /// `period` ms before at the same or a higher severity. Claims are what every container
+    /// sees, so at most one alert per source and period goes out from all of them together.
+    fn claim_alert<'a>(
+        &'a self,
+        source: &'a str,
+        at: i64,
+        period: i64,
+        severity: u8,
+    ) -> StoreFuture<'a, bool>;
 }
 
 /// The contract every store keeps, run against each implementation: the memory store here, the
@@ -226,5 +241,52 @@ pub(crate) mod contract {
         assert_eq!(loaded.version, Some(3));
         let winner = if results[0] == Saved::Saved { 13 } else { 14 };
         assert_eq!(loaded.state.next, Some(winner));
+
+        // Alert claims: one per source and period, unless more severe; sources apart.
+        let source = format!("{prefix}#firehose#s");
+        let minute = 60_000;
+        assert!(
+            store
+                .claim_alert(&source, 1_000_000, 5 * minute, 0)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .claim_alert(&source, 1_000_000 + minute, 5 * minute, 0)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .claim_alert(&source, 1_000_000 + minute, 5 * minute, 2)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .claim_alert(&source, 1_000_000 + 2 * minute, 5 * minute, 1)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .claim_alert(&source, 1_000_000 + 6 * minute, 5 * minute, 0)
+                .await
+                .unwrap()
+        );
+        let elsewhere = format!("{prefix}#direct#s");
+        assert!(
+            store
+                .claim_alert(&elsewhere, 1_000_000 + 6 * minute, 5 * minute, 0)
+                .await
+                .unwrap()
+        );
+        // Two containers claim at once: one alert.
+        let (a, b) = tokio::join!(
+            store.claim_alert(&source, 1_000_000 + 20 * minute, 5 * minute, 0),
+            store.claim_alert(&source, 1_000_000 + 20 * minute, 5 * minute, 0),
+        );
+        assert!(a.unwrap() ^ b.unwrap(), "exactly one claim is granted");
     }
 }

@@ -15,8 +15,8 @@
 //! windows) calls, whatever the number of pages and users: counts are items per window, not per
 //! series.
 //!
-//! Failure rule: the store never touches the records. All store work of one invocation is
-//! bounded by [`STORE_BUDGET`]; on an error or the budget running out, rate detection is
+//! Failure rule: the store never touches the records. All store work of one invocation (this,
+//! and the alert cooldown's claim) is bounded by [`STORE_BUDGET`] in all; on an error or the budget running out, rate detection is
 //! skipped for the batch (its counts may be partly stored, which a later scorer uses), one
 //! warning is logged, and `StateStoreErrors` counts it.
 
@@ -52,20 +52,26 @@ pub(crate) struct RateOutcome {
     pub(crate) error: bool,
 }
 
+/// When an invocation starting now must be done with the store.
+pub(crate) fn deadline() -> tokio::time::Instant {
+    tokio::time::Instant::now() + STORE_BUDGET
+}
+
 /// Counts `clicks` of `stream` (one batch, named `batch` so a retry counts once), scores what
-/// closed, says what opened. Never fails: a store failure is in the outcome.
+/// closed, says what opened, all by `deadline`. Never fails: a store failure is in the outcome.
 pub(crate) async fn observe(
     store: &dyn StateStore,
     stream: &str,
     batch: &str,
     clicks: &[RateClick<'_>],
     now: DateTime<Utc>,
+    deadline: tokio::time::Instant,
     settings: &DetectSettings,
 ) -> RateOutcome {
     let counted = Batch::count(clicks, now, settings);
     let mut outcome = RateOutcome::default();
     let work = run(store, stream, batch, &counted, settings, &mut outcome);
-    let result = match tokio::time::timeout(STORE_BUDGET, work).await {
+    let result = match tokio::time::timeout_at(deadline, work).await {
         Ok(result) => result,
         Err(_) => Err(StoreError::Unavailable(format!(
             "no answer within {} s",

@@ -46,6 +46,13 @@ impl<'a> FirehoseEvent<'a> {
         }
     }
 
+    /// The delivery stream's ARN, which names the batch's rate state and alert source.
+    fn stream(&self) -> &str {
+        self.delivery_stream_arn
+            .as_deref()
+            .unwrap_or("unknown delivery stream")
+    }
+
     /// Transforms the batch, runs the detectors, then alerts on what they found. Fails only
     /// when no answer can fit Lambda's limit.
     pub(crate) async fn handle<P: AlertPublisher>(
@@ -62,10 +69,9 @@ impl<'a> FirehoseEvent<'a> {
             detect,
         };
         let out = transform::transform(&self.records, &settings)?;
-        let stream = self
-            .delivery_stream_arn
-            .as_deref()
-            .unwrap_or("unknown delivery stream");
+        // One budget for every store call of the invocation: rates, then the alert's claim.
+        let deadline = streams::deadline();
+        let stream = self.stream();
         let rates = if detect.rates {
             let clicks: Vec<RateClick<'_>> = out
                 .clicks
@@ -77,7 +83,16 @@ impl<'a> FirehoseEvent<'a> {
                 })
                 .collect();
             let batch = batch_id(self.invocation_id.as_deref(), &self.records);
-            streams::observe(handler.state(), stream, &batch, &clicks, now, detect).await
+            streams::observe(
+                handler.state(),
+                stream,
+                &batch,
+                &clicks,
+                now,
+                deadline,
+                detect,
+            )
+            .await
         } else {
             RateOutcome::default()
         };
@@ -105,9 +120,9 @@ impl<'a> FirehoseEvent<'a> {
         metrics.rate_episodes = rates.findings.len();
         metrics.late_clicks = rates.late as usize;
         metrics.site_clicks = rates.site;
-        metrics.state_store_calls = rates.calls;
-        metrics.state_store_conflicts = rates.conflicts;
-        metrics.state_store_errors = usize::from(rates.error);
+        metrics.state_store_calls += rates.calls;
+        metrics.state_store_conflicts += rates.conflicts;
+        metrics.state_store_errors += usize::from(rates.error);
         let mut digest = handler.digest();
         for click in out.flagged() {
             let record_id = self.records.get(click.record).map(|r| &*r.record_id);
@@ -124,7 +139,7 @@ impl<'a> FirehoseEvent<'a> {
         }
         metrics.anomalies = digest.count();
         if !digest.is_empty() {
-            self.alert(handler, stream, digest, &out, now, metrics)
+            self.alert(handler, digest, &out, now, deadline, metrics)
                 .await;
         }
         Ok(out.body)
@@ -134,15 +149,15 @@ impl<'a> FirehoseEvent<'a> {
     async fn alert<P: AlertPublisher>(
         &self,
         handler: &Handler<P>,
-        stream: &str,
         digest: Digest,
         out: &Transformed,
         now: DateTime<Utc>,
+        deadline: tokio::time::Instant,
         metrics: &mut InvocationMetrics,
     ) {
         let source = Source {
             kind: SourceKind::Firehose,
-            name: stream.to_owned(),
+            name: self.stream().to_owned(),
             invocation_id: self.invocation_id.as_deref().map(str::to_owned),
         };
         let location = DataLocation {
@@ -151,7 +166,7 @@ impl<'a> FirehoseEvent<'a> {
         };
         handler
             .alerts()
-            .send(&source, digest, Some(&location), now, metrics)
+            .send(&source, digest, Some(&location), now, deadline, metrics)
             .await;
     }
 }

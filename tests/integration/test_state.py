@@ -14,6 +14,7 @@ import subprocess
 import threading
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -185,3 +186,35 @@ def test_a_store_that_hangs_or_refuses_changes_no_answer(invoke, store):
     assert len(warnings) == 1, got.stderr
 
 
+
+
+SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
+
+
+@pytest.mark.parametrize("containers", [1, 4])
+def test_k_containers_send_at_most_one_alert_per_source_and_period(
+    clickstream_bin, aws_env, tmp_path, containers
+):
+    """Anomalies a minute or two apart, storm control at its default 300 s: whichever container
+    finds them, an alert follows the source's previous one by 300 s at least, unless it is more
+    severe (which breaks through, as in one container)."""
+    generated = run(
+        clickstream_bin,
+        ["generate", "--duration", "80m", "--rate", "10", "--seed", "5",
+         "--inject", "bot:at=62m,user=777", "--inject", "spike:at=64m,page=3",
+         "--inject", "bot:at=66m,user=778", "--inject", "drop:at=68m,page=9",
+         "--inject", "bot:at=72m,user=779"],
+        aws_env,
+    )
+    assert generated.returncode == 0, generated.stderr.decode()
+    table = make_table(clickstream_bin, aws_env)
+    env = {**aws_env, "RUST_LOG": "warn", "RATE_LATENESS_SECONDS": "300", "STATE_TABLE": table}
+    done = run(clickstream_bin, ["replay", "--containers", str(containers)], env, generated.stdout)
+    assert done.returncode == 0, done.stderr.decode()
+    alerts = sorted(
+        (datetime.fromisoformat(a["at"].replace("Z", "+00:00")), SEVERITY_RANK[a["severity"]])
+        for a in map(json.loads, done.stdout.decode().splitlines())
+    )
+    assert len(alerts) >= 2, alerts
+    for (before, severity_before), (after, severity) in zip(alerts, alerts[1:]):
+        assert (after - before).total_seconds() >= 300 or severity > severity_before, alerts
