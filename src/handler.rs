@@ -251,8 +251,8 @@ mod tests {
         json!({"source": "detector", "anomalies": items}).to_string()
     }
 
-    async fn run(
-        h: &Handler<&Recorder>,
+    async fn run<P: AlertPublisher>(
+        h: &Handler<P>,
         event: &str,
         now: DateTime<Utc>,
     ) -> (Result<Value, String>, InvocationMetrics) {
@@ -357,6 +357,44 @@ mod tests {
         assert!(err.contains("could not be published"), "{err}");
         assert!(err.contains("NotFound: topic does not exist"), "{err}");
         assert_eq!(metrics.alerts_failed, 1);
+    }
+
+    /// Fails its first publish, then publishes.
+    #[derive(Default)]
+    struct FailsOnce {
+        calls: Mutex<usize>,
+    }
+
+    impl AlertPublisher for &FailsOnce {
+        async fn publish(&self, _: &Alert) -> Result<Delivery, PublishError> {
+            let mut calls = self.calls.lock().unwrap();
+            *calls += 1;
+            if *calls == 1 {
+                return Err(PublishError::plain("SNS Publish to T failed", "throttled"));
+            }
+            Ok(Delivery::Published { message_id: None })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_publish_gives_its_claim_back_so_the_next_finding_goes_out() {
+        // Two handlers sharing one store, as two containers sharing a table.
+        let sns = FailsOnce::default();
+        let store: Arc<dyn StateStore> = Arc::new(MemoryStore::default());
+        let a = Handler::new(config(300), &sns).with_state(store.clone());
+        let b = Handler::new(config(300), &sns).with_state(store);
+        let event = firehose(&[true]);
+        let (_, m) = run(&a, &event, at("10:00:00")).await;
+        assert_eq!(
+            (m.alerts_failed, m.state_store_calls),
+            (1, 2),
+            "claim, release"
+        );
+        let (_, m) = run(&b, &event, at("10:00:30")).await;
+        assert_eq!((m.alerts_published, m.alerts_suppressed), (1, 0));
+        // Now the source is quiet for every container sharing the store.
+        let (_, m) = run(&a, &event, at("10:01:00")).await;
+        assert_eq!((m.alerts_published, m.alerts_suppressed), (0, 1));
     }
 
     #[tokio::test]

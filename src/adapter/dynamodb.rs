@@ -9,7 +9,7 @@
 //! | `s#<stream>` | `state` | `version` (N), `body` (S: [`RateState`] as JSON) | `save`: a `PutItem` conditional on the version loaded (optimistic concurrency) |
 //! | `s#<stream>` | `clock` | `watermark` (N, ms), `first` (N, window) | `advance`: an `UpdateItem` per attribute, conditional on moving it (a maximum, a minimum) |
 //! | `w#<stream>#<window>` | `<batch>` | `body` (S: one batch's [`WindowCounts`] as JSON) | `add_counts`: a `PutItem`, so a batch Firehose retries overwrites itself |
-//! | `a#<source>` | `alert` | `at` (N, ms), `severity` (N: 0 info, 1 warning, 2 critical) | `claim_alert`: an `UpdateItem` conditional on the last claim being a period old or less severe |
+//! | `a#<source>` | `alert` | `at` (N, ms), `severity` (N: 0 info, 1 warning, 2 critical) | `claim_alert`: an `UpdateItem` conditional on the last claim being a period old or less severe; `release_alert` sets `at` back to 0 if it is still ours |
 //!
 //! `load` is one strongly consistent `Query` on `s#<stream>` (state and clock together);
 //! `window` one strongly consistent `Query` on the window's partition (paged past 1 MB), whose
@@ -389,7 +389,41 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// Sets the claim's time back to 0 (never) if it is still ours: `UpdateItem` again, so the
+    /// role needs no `DeleteItem`.
+    async fn release_alert_(&self, source: &str, at: i64) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(format!("a#{source}")))
+            .key(SK, s("alert"))
+            .update_expression("SET #at = :never")
+            .condition_expression("#at = :at")
+            .expression_attribute_names("#at", "at")
+            .expression_attribute_values(":at", n(at))
+            .expression_attribute_values(":never", n(0))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}
+
 impl StateStore for DynamoStore {
+    fn release_alert<'a>(&'a self, source: &'a str, at: i64) -> StoreFuture<'a, ()> {
+        Box::pin(self.release_alert_(source, at))
+    }
+
     fn claim_alert<'a>(
         &'a self,
         source: &'a str,

@@ -127,6 +127,7 @@ impl<P: AlertPublisher> AlertSender<P> {
             Err(e) => {
                 tracing::error!(source = ?source.name, kind = source.kind.code(), anomalies = alert.anomaly_count, error = %e, "alert could not be published");
                 metrics.alerts_failed += 1;
+                self.release(&key, now, deadline, metrics).await;
                 Outcome::Failed(e)
             }
         }
@@ -167,6 +168,37 @@ impl<P: AlertPublisher> AlertSender<P> {
                 tracing::warn!(source = ?key.name, "alert cooldown not shared for this alert: the state store did not answer in time");
                 metrics.state_store_errors += 1;
                 true
+            }
+        }
+    }
+
+    /// Gives the claim back after a failed publish, so the next finding tries again; best
+    /// effort, within the invocation's store budget.
+    async fn release(
+        &self,
+        key: &SourceKey,
+        now: DateTime<Utc>,
+        deadline: Instant,
+        metrics: &mut InvocationMetrics,
+    ) {
+        let Some(store) = &self.shared else {
+            return;
+        };
+        if self.with_cooldown(|c| c.period()).is_zero() || metrics.state_store_errors > 0 {
+            return;
+        }
+        let name = claim_key(key);
+        metrics.state_store_calls += 1;
+        let release = store.release_alert(&name, now.timestamp_millis());
+        match tokio::time::timeout_at(deadline, release).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(source = ?key.name, error = %e, "the alert's claim could not be given back: the state store failed");
+                metrics.state_store_errors += 1;
+            }
+            Err(_) => {
+                tracing::warn!(source = ?key.name, "the alert's claim could not be given back: the state store did not answer in time");
+                metrics.state_store_errors += 1;
             }
         }
     }

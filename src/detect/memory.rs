@@ -152,6 +152,17 @@ impl StateStore for MemoryStore {
         }
         Box::pin(async move { Ok(granted) })
     }
+
+    fn release_alert<'a>(&'a self, source: &'a str, at: i64) -> StoreFuture<'a, ()> {
+        let mut claims = self
+            .claims
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if claims.get(source).is_some_and(|(last, _)| *last == at) {
+            claims.remove(source);
+        }
+        Box::pin(async { Ok(()) })
+    }
 }
 
 #[cfg(test)]

@@ -103,6 +103,11 @@ pub(crate) trait StateStore: Debug + Send + Sync {
         period: i64,
         severity: u8,
     ) -> StoreFuture<'a, bool>;
+
+    /// Gives back the claim made at `at` for an alert that could not be published, so the
+    /// next finding tries again (a failed publish starts no quiet period); a later claim of
+    /// another container is left alone.
+    fn release_alert<'a>(&'a self, source: &'a str, at: i64) -> StoreFuture<'a, ()>;
 }
 
 /// The contract every store keeps, run against each implementation: the memory store here, the
@@ -288,5 +293,23 @@ pub(crate) mod contract {
             store.claim_alert(&source, 1_000_000 + 20 * minute, 5 * minute, 0),
         );
         assert!(a.unwrap() ^ b.unwrap(), "exactly one claim is granted");
+        // A claim given back (its alert failed) lets the next one through; releasing a claim
+        // that is not the latest changes nothing.
+        let t = 1_000_000 + 40 * minute;
+        assert!(store.claim_alert(&source, t, 5 * minute, 0).await.unwrap());
+        store.release_alert(&source, t - minute).await.unwrap();
+        assert!(
+            !store
+                .claim_alert(&source, t + 1, 5 * minute, 0)
+                .await
+                .unwrap()
+        );
+        store.release_alert(&source, t).await.unwrap();
+        assert!(
+            store
+                .claim_alert(&source, t + 2, 5 * minute, 0)
+                .await
+                .unwrap()
+        );
     }
 }

@@ -202,6 +202,9 @@ mod tests {
         fn claim_alert<'a>(&'a self, _: &'a str, _: i64, _: i64, _: u8) -> StoreFuture<'a, bool> {
             self.fail()
         }
+        fn release_alert<'a>(&'a self, _: &'a str, _: i64) -> StoreFuture<'a, ()> {
+            self.fail()
+        }
     }
 
     fn clicks(minute: i64) -> (Vec<String>, DateTime<Utc>) {
