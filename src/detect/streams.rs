@@ -11,14 +11,15 @@
 //!    container whose save succeeds reports what opened; on a conflict it loads again and
 //!    retries (at most [`SAVE_ATTEMPTS`] times), usually to find the windows already scored.
 //!
-//! So an invocation makes at most 4 + (windows in the batch) + [`SAVE_ATTEMPTS`] × (1 + closed
-//! windows) calls, whatever the number of pages and users: counts are items per window, not per
-//! series.
+//! So an invocation makes at most 3 + (windows in the batch) + [`SAVE_ATTEMPTS`] × (2 + closed
+//! windows) calls, whatever the number of pages, users and series: counts are items per window,
+//! not per series (a window's read is paged past 1 MB of counts, one more call per MB). Closed
+//! windows are at most `MAX_GAP` (60); conflicts are counted (`StateStoreConflicts`).
 //!
 //! Failure rule: the store never touches the records. All store work of one invocation (this,
-//! and the alert cooldown's claim) is bounded by [`STORE_BUDGET`] in all; on an error or the budget running out, rate detection is
-//! skipped for the batch (its counts may be partly stored, which a later scorer uses), one
-//! warning is logged, and `StateStoreErrors` counts it.
+//! and the alert cooldown's claim) is bounded by [`STORE_BUDGET`] in all; on an error or the
+//! budget running out, rate detection is skipped for the batch (its counts may be partly
+//! stored, which a later scorer uses), one warning is logged, and `StateStoreErrors` counts it.
 
 use std::time::Duration;
 
