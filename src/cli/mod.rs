@@ -27,8 +27,9 @@ use crate::adapter::lambda;
     long_about = "Firehose transformation and anomaly alerts for a website's click stream.\n\n\
         Inside AWS Lambda (AWS_LAMBDA_RUNTIME_API set) and without a subcommand it serves the \
         Lambda runtime. Elsewhere, `invoke` runs one event through exactly the same handler, \
-        `replay` runs a file of events through one warm handler, `generate` makes synthetic \
-        events to feed them, and `evaluate` scores replayed alerts against generated labels.",
+        `replay` runs a file of events through one warm handler (or K sharing a state store), \
+        `generate` makes synthetic events to feed them, `evaluate` scores replayed alerts \
+        against generated labels, and `state init` creates the shared state table.",
     after_help = "Configuration comes from the environment: DROP_EVENT_TYPES, ALERT_TOPIC_ARN, \
         ALERT_COOLDOWN_SECONDS, PROCESSED_DATA_URI, STATE_TABLE (see README.md). Logs go to standard error; \
         RUST_LOG sets their level (it wins over AWS_LAMBDA_LOG_LEVEL), default info."
