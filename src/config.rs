@@ -21,6 +21,9 @@ pub struct Config {
     /// `PROCESSED_DATA_URI`: where the processed records land (`s3://bucket/weblogs/`), named in
     /// alerts; optional.
     pub processed_data_uri: Option<String>,
+    /// `STATE_TABLE`: the DynamoDB table every container shares the rate state through;
+    /// unset, each container keeps its own in memory.
+    pub state_table: Option<String>,
     /// The detectors (`DETECT_*`, `BURST_*`, `RATE_*`).
     pub(crate) detect: DetectSettings,
 }
@@ -172,11 +175,13 @@ impl Config {
                     format!("{uri}/")
                 }
             });
+        let state_table = set(&lookup, "STATE_TABLE");
         Ok(Self {
             drop_event_types,
             alert_topic_arn,
             alert_cooldown,
             processed_data_uri,
+            state_table,
             detect: detect_settings(&lookup)?,
         })
     }

@@ -1,6 +1,8 @@
 //! The handler: what one invocation does, the same for the Lambda runtime, `invoke` and
 //! `replay`. It recognizes the event, lets the event's own module handle it, and counts.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 use thiserror::Error;
@@ -10,7 +12,8 @@ use crate::alert::digest::Digest;
 use crate::alert::publisher::{AlertPublisher, PublishError};
 use crate::alert::sender::AlertSender;
 use crate::config::Config;
-use crate::detect::streams::MemoryRates;
+use crate::detect::memory::MemoryStore;
+use crate::detect::store::StateStore;
 use crate::event::{Event, Unrecognized};
 use crate::metrics::InvocationMetrics;
 use crate::transform::{LAMBDA_RESPONSE_LIMIT, TooLarge};
@@ -59,17 +62,21 @@ pub struct Invocation {
 pub struct Handler<P> {
     config: Config,
     alerts: AlertSender<P>,
-    /// The rate detectors' state, in this container's memory.
-    rates: MemoryRates,
+    /// Where the rate detectors' state lives: this container's memory unless a shared store
+    /// was given.
+    state: Arc<dyn StateStore>,
     response_limit: usize,
 }
 
 impl<P: AlertPublisher> Handler<P> {
     pub fn new(config: Config, publisher: P) -> Self {
+        let state: Arc<dyn StateStore> = Arc::new(MemoryStore::default());
+        let mut alerts = AlertSender::new(publisher, Cooldown::new(config.alert_cooldown));
+        alerts.share_cooldown(state.clone());
         Self {
-            alerts: AlertSender::new(publisher, Cooldown::new(config.alert_cooldown)),
+            alerts,
             config,
-            rates: MemoryRates::default(),
+            state,
             response_limit: LAMBDA_RESPONSE_LIMIT,
         }
     }
@@ -100,8 +107,16 @@ impl<P: AlertPublisher> Handler<P> {
         &self.alerts
     }
 
-    pub(crate) fn rates(&self) -> &MemoryRates {
-        &self.rates
+    /// Keeps the rate state, and claims the alert cooldown's quiet periods, in `store` instead of this container's memory (a shared store, or
+    /// one that several handlers share in `replay --containers`).
+    pub(crate) fn with_state(mut self, store: Arc<dyn StateStore>) -> Self {
+        self.alerts.share_cooldown(store.clone());
+        self.state = store;
+        self
+    }
+
+    pub(crate) fn state(&self) -> &dyn StateStore {
+        &*self.state
     }
 
     pub(crate) fn response_limit(&self) -> usize {
@@ -183,6 +198,7 @@ mod tests {
             alert_topic_arn: Some("arn:aws:sns:us-east-1:1:T".into()),
             alert_cooldown: Duration::from_secs(cooldown),
             processed_data_uri: Some("s3://processed/weblogs/".into()),
+            state_table: None,
             // These tests are about the alert path; the detectors have their own.
             detect: DetectSettings {
                 user_bursts: false,
@@ -235,8 +251,8 @@ mod tests {
         json!({"source": "detector", "anomalies": items}).to_string()
     }
 
-    async fn run(
-        h: &Handler<&Recorder>,
+    async fn run<P: AlertPublisher>(
+        h: &Handler<P>,
         event: &str,
         now: DateTime<Utc>,
     ) -> (Result<Value, String>, InvocationMetrics) {
@@ -341,6 +357,44 @@ mod tests {
         assert!(err.contains("could not be published"), "{err}");
         assert!(err.contains("NotFound: topic does not exist"), "{err}");
         assert_eq!(metrics.alerts_failed, 1);
+    }
+
+    /// Fails its first publish, then publishes.
+    #[derive(Default)]
+    struct FailsOnce {
+        calls: Mutex<usize>,
+    }
+
+    impl AlertPublisher for &FailsOnce {
+        async fn publish(&self, _: &Alert) -> Result<Delivery, PublishError> {
+            let mut calls = self.calls.lock().unwrap();
+            *calls += 1;
+            if *calls == 1 {
+                return Err(PublishError::plain("SNS Publish to T failed", "throttled"));
+            }
+            Ok(Delivery::Published { message_id: None })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_publish_gives_its_claim_back_so_the_next_finding_goes_out() {
+        // Two handlers sharing one store, as two containers sharing a table.
+        let sns = FailsOnce::default();
+        let store: Arc<dyn StateStore> = Arc::new(MemoryStore::default());
+        let a = Handler::new(config(300), &sns).with_state(store.clone());
+        let b = Handler::new(config(300), &sns).with_state(store);
+        let event = firehose(&[true]);
+        let (_, m) = run(&a, &event, at("10:00:00")).await;
+        assert_eq!(
+            (m.alerts_failed, m.state_store_calls),
+            (1, 2),
+            "claim, release"
+        );
+        let (_, m) = run(&b, &event, at("10:00:30")).await;
+        assert_eq!((m.alerts_published, m.alerts_suppressed), (1, 0));
+        // Now the source is quiet for every container sharing the store.
+        let (_, m) = run(&a, &event, at("10:01:00")).await;
+        assert_eq!((m.alerts_published, m.alerts_suppressed), (0, 1));
     }
 
     #[tokio::test]

@@ -33,6 +33,12 @@ pub struct InvocationMetrics {
     pub late_clicks: usize,
     /// The site's clicks in the last window scored, and what was expected.
     pub site_clicks: Option<(f64, f64)>,
+    /// Calls to the state store (the cost of sharing state; 0 when rates are off).
+    pub state_store_calls: usize,
+    /// Conditional saves of the rate state that lost to another container's.
+    pub state_store_conflicts: usize,
+    /// Invocations whose rate detection was skipped because the state store failed.
+    pub state_store_errors: usize,
 }
 
 impl InvocationMetrics {
@@ -50,6 +56,9 @@ impl InvocationMetrics {
             ("UserBursts", self.user_bursts),
             ("RateEpisodes", self.rate_episodes),
             ("LateClicks", self.late_clicks),
+            ("StateStoreCalls", self.state_store_calls),
+            ("StateStoreConflicts", self.state_store_conflicts),
+            ("StateStoreErrors", self.state_store_errors),
         ]
         .into_iter()
         .map(|(name, n)| (name, Value::from(n)))

@@ -39,7 +39,8 @@ async fn run() -> Result<(), lambda_runtime::Error> {
                 .into(),
         );
     };
-    let handler = Handler::new(config, SnsPublisher::from_env(topic).await);
+    let state = super::state_store(config.state_table.as_deref()).await;
+    let handler = Handler::new(config, SnsPublisher::from_env(topic).await).with_state(state);
     let handler = &handler;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<Box<RawValue>>| async move {

@@ -7,8 +7,11 @@
 //! the last one sent goes out at once, so a subscription filtered on `critical` never loses a
 //! critical alert behind an earlier `info` one.
 //!
-//! The memory lives in the function's container, so it holds per warm container: Lambda may run
-//! several containers at once, each with its own quiet period.
+//! The memory lives in the function's container. Across containers, the quiet period is shared
+//! through the state store: before an alert goes out, its source's period is claimed there
+//! (`crate::alert::sender`), so at most one alert per source and period goes out from all
+//! containers together (a more severe one still breaks through). What a container held back
+//! stays in that container, and goes out with its next alert.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -109,21 +112,20 @@ impl Cooldown {
                 severity,
             };
         }
-        let found_severity = Severity::rate(found.count, found.max_score);
-        let held = state.held.get_or_insert(Carried {
-            count: 0,
-            since: now,
-            max_score: None,
-            severity: found_severity,
-            findings: Vec::new(),
-        });
-        held.count += found.count;
-        let room = FINDINGS_HELD.saturating_sub(held.findings.len());
-        held.findings
-            .extend(found.findings.iter().take(room).cloned());
-        held.max_score = max_score(held.max_score, found.max_score);
-        held.severity = held.severity.max(found_severity);
+        hold_in(state, found, now);
         Decision::Suppress
+    }
+
+    /// Holds what `key` found at `now` for its next alert, without starting a quiet period:
+    /// another container alerted for the source (the shared claim was lost), and this one
+    /// tries again with these at its next finding.
+    pub(crate) fn hold(&mut self, key: &SourceKey, found: Found<'_>, now: DateTime<Utc>) {
+        hold_in(self.sources.entry(key.clone()).or_default(), found, now);
+    }
+
+    /// The quiet period (zero: storm control is off).
+    pub(crate) fn period(&self) -> Duration {
+        self.period
     }
 
     /// Records an alert that went out: the quiet period starts and the held anomalies are
@@ -145,6 +147,23 @@ impl Cooldown {
                     .is_some_and(|(last, _)| quiet(period, last, now))
         });
     }
+}
+
+fn hold_in(state: &mut SourceState, found: Found<'_>, now: DateTime<Utc>) {
+    let found_severity = Severity::rate(found.count, found.max_score);
+    let held = state.held.get_or_insert(Carried {
+        count: 0,
+        since: now,
+        max_score: None,
+        severity: found_severity,
+        findings: Vec::new(),
+    });
+    held.count += found.count;
+    let room = FINDINGS_HELD.saturating_sub(held.findings.len());
+    held.findings
+        .extend(found.findings.iter().take(room).cloned());
+    held.max_score = max_score(held.max_score, found.max_score);
+    held.severity = held.severity.max(found_severity);
 }
 
 /// Within `period` after `last`; a clock that stepped back counts as no time elapsed.

@@ -26,7 +26,9 @@ pub(super) fn run(file: Option<PathBuf>) -> ExitCode {
     };
     let invocation = runtime.block_on(async {
         let publisher = Publisher::for_topic(config.alert_topic_arn.as_deref()).await;
+        let state = crate::adapter::state_store(config.state_table.as_deref()).await;
         Handler::new(config, publisher)
+            .with_state(state)
             .handle(&event, Utc::now())
             .await
     });

@@ -9,6 +9,7 @@ mod generate;
 mod input;
 mod invoke;
 mod replay;
+mod state;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,10 +27,11 @@ use crate::adapter::lambda;
     long_about = "Firehose transformation and anomaly alerts for a website's click stream.\n\n\
         Inside AWS Lambda (AWS_LAMBDA_RUNTIME_API set) and without a subcommand it serves the \
         Lambda runtime. Elsewhere, `invoke` runs one event through exactly the same handler, \
-        `replay` runs a file of events through one warm handler, `generate` makes synthetic \
-        events to feed them, and `evaluate` scores replayed alerts against generated labels.",
+        `replay` runs a file of events through one warm handler (or K sharing a state store), \
+        `generate` makes synthetic events to feed them, `evaluate` scores replayed alerts \
+        against generated labels, and `state init` creates the shared state table.",
     after_help = "Configuration comes from the environment: DROP_EVENT_TYPES, ALERT_TOPIC_ARN, \
-        ALERT_COOLDOWN_SECONDS, PROCESSED_DATA_URI (see README.md). Logs go to standard error; \
+        ALERT_COOLDOWN_SECONDS, PROCESSED_DATA_URI, STATE_TABLE (see README.md). Logs go to standard error; \
         RUST_LOG sets their level (it wins over AWS_LAMBDA_LOG_LEVEL), default info."
 )]
 pub struct Cli {
@@ -66,9 +68,16 @@ enum Command {
     /// published unless ALERT_TOPIC_ARN is set. An event the handler refuses is logged on
     /// standard error with its line number and the replay goes on; the exit status is 1 if any
     /// was refused. A progress line goes to standard error when it is a terminal.
+    ///
+    /// With --containers K, events are dealt round robin over K handlers that share one state
+    /// store (the STATE_TABLE table, or one memory), K at a time and concurrently, as Lambda
+    /// runs overlapping batches in K containers.
     Replay {
         /// Files of events, read in order; `-` or nothing reads standard input.
         files: Vec<PathBuf>,
+        /// Handlers (containers) the events are dealt over, from 1 to 64.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+        containers: u16,
     },
     /// Print a Firehose transformation event of synthetic click records, or a labeled scenario
     /// of traffic.
@@ -113,6 +122,9 @@ enum Command {
         #[arg(long, value_name = "FILE.svg")]
         plot: Option<PathBuf>,
     },
+    /// Manage the shared state store (the DynamoDB table STATE_TABLE names).
+    #[command(subcommand)]
+    State(state::StateCommand),
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {
@@ -140,10 +152,11 @@ pub fn run(cli: Cli) -> ExitCode {
             ExitCode::from(2)
         }
         Some(Command::Invoke { file }) => invoke::run(file),
-        Some(Command::Replay { files }) => replay::run(files),
+        Some(Command::Replay { files, containers }) => replay::run(files, usize::from(containers)),
         Some(Command::Generate(args)) => generate::run(args),
         Some(Command::Evaluate(args)) => evaluate::run(args),
         Some(Command::Detect { file, plot }) => detect::run(file, plot),
+        Some(Command::State(command)) => state::run(command),
     }
 }
 

@@ -1,6 +1,11 @@
 //! `replay`: JSON Lines of events through one handler, in order, as one warm container would
 //! see them, with the clock each batch's own arrival time gives. This is how storm control and
-//! (later) detection are tried on a day of traffic in seconds.
+//! detection are tried on a day of traffic in seconds.
+//!
+//! With `--containers K`, events are dealt round robin over K handlers that share one state
+//! store (the `STATE_TABLE` table, or one memory), K at a time, run concurrently: as Lambda runs
+//! overlapping batches in K containers. Each handler has its own alert cooldown, as each
+//! container has.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -24,16 +29,24 @@ use crate::transform::arrival_time;
 /// How often, in events, the progress line is redrawn.
 const PROGRESS_EVERY: usize = 50;
 
-pub(super) fn run(files: Vec<PathBuf>) -> ExitCode {
+pub(super) fn run(files: Vec<PathBuf>, containers: usize) -> ExitCode {
     init_logs();
     let (config, runtime) = match setup() {
         Ok(ready) => ready,
         Err(code) => return code,
     };
-    runtime.block_on(replay(config, files))
+    runtime.block_on(replay(config, files, containers.max(1)))
 }
 
-async fn replay(config: Config, files: Vec<PathBuf>) -> ExitCode {
+/// One line of input, ready for a handler.
+struct Line {
+    name: String,
+    number: usize,
+    text: String,
+    now: DateTime<Utc>,
+}
+
+async fn replay(config: Config, files: Vec<PathBuf>, containers: usize) -> ExitCode {
     let sns = match &config.alert_topic_arn {
         Some(arn) => Some(SnsPublisher::from_env(arn.clone()).await),
         None => None,
@@ -42,7 +55,15 @@ async fn replay(config: Config, files: Vec<PathBuf>) -> ExitCode {
         sns,
         printed: Mutex::new(0),
     };
-    let handler = Handler::new(config, publisher).keeping_anomalies();
+    // One store for every handler: the table STATE_TABLE names, or one memory they share.
+    let state = crate::adapter::state_store(config.state_table.as_deref()).await;
+    let handlers: Vec<Handler<&Printer>> = (0..containers)
+        .map(|_| {
+            Handler::new(config.clone(), &publisher)
+                .keeping_anomalies()
+                .with_state(state.clone())
+        })
+        .collect();
     let sources: Vec<Option<PathBuf>> = if files.is_empty() {
         vec![None]
     } else {
@@ -51,6 +72,7 @@ async fn replay(config: Config, files: Vec<PathBuf>) -> ExitCode {
     let mut progress = Progress::new(std::io::stderr().is_terminal());
     let mut clock: Option<DateTime<Utc>> = None;
     let mut refused = 0;
+    let mut round: Vec<Line> = Vec::with_capacity(containers);
     for file in &sources {
         let name = input::name(file.as_deref());
         let lines = match input::lines(file.as_deref()) {
@@ -73,20 +95,77 @@ async fn replay(config: Config, files: Vec<PathBuf>) -> ExitCode {
             }
             let now = batch_clock(&line).or(clock).unwrap_or_else(Utc::now);
             clock = Some(now);
-            let invocation = handler.handle(&line, now).await;
-            if let Err(e) = invocation.result {
-                refused += 1;
-                tracing::warn!(file = ?name, line = n + 1, error = %e, "event refused");
+            round.push(Line {
+                name: name.to_string(),
+                number: n + 1,
+                text: line,
+                now,
+            });
+            if round.len() == containers {
+                refused += run_round(&handlers, &mut round, &mut progress, &publisher).await;
             }
-            progress.event(handler.alerts().publisher().printed());
         }
     }
-    progress.done(handler.alerts().publisher().printed());
+    refused += run_round(&handlers, &mut round, &mut progress, &publisher).await;
+    progress.done(publisher.printed());
     if refused > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Runs a round of events, the i-th on the i-th handler (round robin), all at once, as Lambda
+/// runs concurrent batches in separate containers; returns how many were refused.
+async fn run_round(
+    handlers: &[Handler<&Printer>],
+    round: &mut Vec<Line>,
+    progress: &mut Progress,
+    publisher: &Printer,
+) -> usize {
+    let invocations = join_all(
+        round
+            .iter()
+            .zip(handlers)
+            .map(|(line, handler)| Box::pin(handler.handle(&line.text, line.now)))
+            .collect(),
+    )
+    .await;
+    let mut refused = 0;
+    for (line, invocation) in round.iter().zip(invocations) {
+        if let Err(e) = invocation.result {
+            refused += 1;
+            tracing::warn!(file = ?line.name, line = line.number, error = %e, "event refused");
+        }
+        progress.event(publisher.printed());
+    }
+    round.clear();
+    refused
+}
+
+/// Polls every future until all are done, and returns their outputs in order. A small
+/// `join_all`, so the command line needs no futures crate for it.
+async fn join_all<F: Future + Unpin>(mut futures: Vec<F>) -> Vec<F::Output> {
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_some() {
+                continue;
+            }
+            match std::pin::Pin::new(&mut *future).poll(cx) {
+                std::task::Poll::Ready(out) => *output = Some(out),
+                std::task::Poll::Pending => pending = true,
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
 }
 
 /// The latest `approximateArrivalTimestamp` of a Firehose batch; `None` for other events.
@@ -136,7 +215,7 @@ impl Printer {
     }
 }
 
-impl AlertPublisher for Printer {
+impl AlertPublisher for &Printer {
     async fn publish(&self, alert: &Alert) -> Result<Delivery, PublishError> {
         let line = AlertLine {
             at: alert.at.to_rfc3339_opts(SecondsFormat::Millis, true),

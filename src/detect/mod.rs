@@ -6,7 +6,9 @@
 //! - [`series`]: one series' model and episodes together, shared with the `detect` command;
 //! - [`page`]: page names normalized and bounded;
 //! - [`findings`]: what was found, as anomalies of the documented schema;
-//! - [`settings`]: what the detectors are told.
+//! - [`settings`]: what the detectors are told;
+//! - [`store`]: where the rate state lives between invocations (the trait), [`memory`] (this
+//!   container's memory) and [`streams`] (the protocol that shares a stream between containers).
 //!
 //! The producer's own `anomaly_detected` flag is read by the transform; records learn their
 //! reasons (`producer_flag`, `user_burst`) there, because the rate series are judged only once a
@@ -15,6 +17,7 @@
 pub(crate) mod burst;
 pub(crate) mod episode;
 pub(crate) mod findings;
+pub(crate) mod memory;
 pub(crate) mod model;
 pub(crate) mod novelty;
 pub(crate) mod page;
@@ -22,4 +25,5 @@ pub(crate) mod rates;
 pub(crate) mod season;
 pub(crate) mod series;
 pub(crate) mod settings;
+pub(crate) mod store;
 pub(crate) mod streams;

@@ -2,21 +2,33 @@
 //! clicks and the distinct users, each series scored once the window has closed by its own
 //! [`SeriesDetector`] (a rate model and its episodes), the one `detect` runs on a CSV series.
 //!
-//! Windows are counted in event time, so a batch that Firehose held for a minute counts where
-//! its clicks belong. A window closes when the latest event time seen passes its end plus the
-//! allowed lateness; clicks for a window already closed are counted as late and left out. The
-//! watermark never runs more than [`FUTURE_SKEW`] ahead of the invocation's clock, so one click
-//! stamped next year cannot close every window at once; and a gap longer than [`MAX_GAP`]
-//! windows (traffic that stopped and came back) is skipped rather than scored window by window.
+//! Split in three so that several containers can share the work through a store (see
+//! `streams` for the protocol, `store` for the trait):
+//! - [`Batch`]: one invocation's clicks counted per window ([`WindowCounts`]); counts only
+//!   add up (and the distinct-user sketches merge), so batches counted in different containers
+//!   sum to what one container would have counted;
+//! - the watermark (the latest event time seen) and the first window, which decide when a
+//!   window closes; both are monotonic (a maximum and a minimum), so every container agrees;
+//! - [`RateState`]: the models, episodes and page activity, changed only when a closed window
+//!   is scored, by exactly one container.
 //!
-//! Memory is bounded whatever producers send: at most a few open windows, each holding counts
-//! for at most [`CANDIDATES_MAX`] pages and one distinct-count sketch of a few KiB; models for the
-//! tracked pages only.
+//! Windows are counted in event time, so a batch that Firehose held for a minute counts where
+//! its clicks belong. A window closes when the watermark passes its end plus the allowed
+//! lateness; clicks for a window already scored are counted as late and left out. Clicks more
+//! than [`FUTURE_SKEW`] ahead of the invocation's clock are ignored, so one click stamped next
+//! year cannot close every window at once; and a gap longer than [`MAX_GAP`] windows (traffic
+//! that stopped and came back) is skipped rather than scored window by window.
+//!
+//! Memory and item sizes are bounded whatever producers send: a window's counts hold at most
+//! [`CANDIDATES_MAX`] pages (the rest pooled) and one distinct-count sketch of a few KiB; the
+//! state holds at most [`CANDIDATES_MAX`] candidate pages and models for the tracked ones only.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
 
 use cardinality_estimator::CardinalityEstimator;
 use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
 
 use super::episode::Episode;
 use super::model::ModelParams;
@@ -27,9 +39,10 @@ use super::settings::DetectSettings;
 /// How far ahead of the invocation's clock event time may run.
 const FUTURE_SKEW: Duration = Duration::seconds(60);
 /// Closed windows scored per invocation at most; a longer gap is skipped.
-const MAX_GAP: i64 = 60;
-/// Pages whose activity is counted, the tracked ones among them.
-const CANDIDATES_MAX: usize = 1_000;
+pub(crate) const MAX_GAP: i64 = 60;
+/// Pages whose activity is counted, the tracked ones among them; also the pages one window's
+/// counts keep by name.
+pub(crate) const CANDIDATES_MAX: usize = 1_000;
 /// How fast a page's activity forgets, per window.
 const ACTIVITY_DECAY: f64 = 0.95;
 
@@ -56,127 +69,225 @@ pub(crate) struct RateFinding {
     pub(crate) episode: Episode,
 }
 
-/// What one window held.
-#[derive(Debug, Default)]
-struct WindowCounts {
-    site: u64,
+/// What one window held, or one batch's share of it. Serialized as JSON in a store's item:
+/// `{"site": n, "users": <sketch>, "pages": {"/p": n, ...}, "other": n}`.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub(crate) struct WindowCounts {
+    pub(crate) site: u64,
     users: CardinalityEstimator<str>,
-    pages: HashMap<String, u64>,
+    /// Sorted, so that merging and serializing are deterministic.
+    pages: BTreeMap<String, u64>,
     other: u64,
 }
 
-#[derive(Debug, Default)]
-struct Page {
-    activity: f64,
-    series: Option<SeriesDetector>,
+impl WindowCounts {
+    fn add(&mut self, click: &RateClick<'_>) {
+        self.site += 1;
+        self.users.insert(click.user);
+        self.add_page(normalize(click.page), 1);
+    }
+
+    fn add_page(&mut self, page: &str, n: u64) {
+        if let Some(count) = self.pages.get_mut(page) {
+            *count += n;
+        } else if self.pages.len() < CANDIDATES_MAX {
+            self.pages.insert(page.to_owned(), n);
+        } else {
+            self.other += n;
+        }
+    }
+
+    /// Adds another batch's counts of the same window. Sums and a sketch union: the result does
+    /// not depend on how the clicks were split, as long as the window holds at most
+    /// [`CANDIDATES_MAX`] distinct pages (past that, which pages are pooled depends on the order).
+    pub(crate) fn merge(&mut self, other: &WindowCounts) {
+        self.site += other.site;
+        self.users.merge(&other.users);
+        for (page, n) in &other.pages {
+            self.add_page(page, *n);
+        }
+        self.other += other.other;
+    }
+
+    /// Distinct users, as the sketch estimates them.
+    pub(crate) fn distinct_users(&self) -> usize {
+        self.users.estimate()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn pages(&self) -> usize {
+        self.pages.len()
+    }
 }
 
-/// The rate detector's state for one stream, held in the warm container.
+/// One invocation's clicks, counted per window.
 #[derive(Debug, Default)]
-pub(crate) struct RateDetector {
-    open: BTreeMap<i64, WindowCounts>,
-    /// The first window not yet scored.
-    next: Option<i64>,
-    watermark: Option<DateTime<Utc>>,
-    site: SeriesDetector,
-    users: SeriesDetector,
-    other: SeriesDetector,
-    pages: HashMap<String, Page>,
-    /// Clicks that came after their window was scored.
-    pub(crate) late: u64,
-    /// The site's clicks and what was expected, in the last window scored.
-    pub(crate) last_site: Option<(f64, f64)>,
+pub(crate) struct Batch {
+    pub(crate) windows: BTreeMap<i64, WindowCounts>,
+    /// The latest event time counted: this batch's say on the watermark.
+    pub(crate) latest: Option<DateTime<Utc>>,
 }
 
-impl RateDetector {
-    /// Counts `clicks`, scores every window that closed, and returns the episodes they opened.
-    pub(crate) fn observe(
-        &mut self,
+impl Batch {
+    /// Counts `clicks` in windows of `settings.window`, leaving out those stamped more than
+    /// [`FUTURE_SKEW`] after `now`.
+    pub(crate) fn count(
         clicks: &[RateClick<'_>],
         now: DateTime<Utc>,
         settings: &DetectSettings,
-        params: &ModelParams,
-    ) -> Vec<RateFinding> {
-        let width = settings.window.as_secs().max(1) as i64;
+    ) -> Self {
+        let width = width(settings);
         let horizon = now + FUTURE_SKEW;
+        let mut batch = Batch::default();
         for click in clicks {
             if click.at > horizon {
                 continue;
             }
             let w = click.at.timestamp().div_euclid(width);
-            if self.next.is_some_and(|next| w < next) {
-                self.late += 1;
-                continue;
-            }
-            self.next = Some(self.next.map_or(w, |n| n.min(w)));
-            self.count(w, click);
-            self.watermark = Some(self.watermark.map_or(click.at, |m| m.max(click.at)));
+            batch.windows.entry(w).or_default().add(click);
+            batch.latest = Some(batch.latest.map_or(click.at, |m| m.max(click.at)));
         }
-        self.close(width, settings, params)
+        batch
     }
 
-    fn count(&mut self, window: i64, click: &RateClick<'_>) {
-        let counts = self.open.entry(window).or_default();
-        counts.site += 1;
-        counts.users.insert(click.user);
-        let page = normalize(click.page);
-        if let Some(p) = self.pages.get_mut(page) {
-            p.activity += 1.0;
-        } else if self.pages.len() < CANDIDATES_MAX {
-            self.pages.insert(
-                page.to_owned(),
-                Page {
-                    activity: 1.0,
-                    series: None,
-                },
-            );
-        } else {
-            counts.other += 1;
-            return;
-        }
-        match counts.pages.get_mut(page) {
-            Some(n) => *n += 1,
-            None => {
-                counts.pages.insert(page.to_owned(), 1);
-            }
+    /// The first window this batch counts in.
+    pub(crate) fn first(&self) -> Option<i64> {
+        self.windows.keys().next().copied()
+    }
+}
+
+/// The window width in seconds.
+pub(crate) fn width(settings: &DetectSettings) -> i64 {
+    settings.window.as_secs().max(1) as i64
+}
+
+/// What decides which windows are closed, shared by every container: the latest event time
+/// seen (a maximum) and the first window ever counted (a minimum), in seconds and windows.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Clock {
+    /// Milliseconds since the epoch.
+    pub(crate) watermark: Option<i64>,
+    pub(crate) first: Option<i64>,
+}
+
+impl Clock {
+    /// This clock moved on by a batch: the later watermark, the earlier first window.
+    pub(crate) fn with(self, batch: &Batch) -> Self {
+        let latest = batch.latest.map(|t| t.timestamp_millis());
+        Self {
+            watermark: max_opt(self.watermark, latest),
+            first: min_opt(self.first, batch.first()),
         }
     }
+}
 
-    /// Scores the windows the watermark has passed, oldest first.
-    fn close(
-        &mut self,
-        width: i64,
+impl Clock {
+    /// The later watermark and the earlier first window of two clocks.
+    pub(crate) fn merged(self, other: Clock) -> Self {
+        Self {
+            watermark: max_opt(self.watermark, other.watermark),
+            first: min_opt(self.first, other.first),
+        }
+    }
+}
+
+fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+struct Page {
+    activity: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    series: Option<SeriesDetector>,
+}
+
+/// The rate detector's learned state for one stream: what a store keeps between windows.
+/// Serialized as JSON (see `store` for the item it lives in); a few hundred bytes per tracked
+/// series plus some 40 per candidate page, so under 100 KB at the bounds.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub(crate) struct RateState {
+    /// The first window not yet scored.
+    pub(crate) next: Option<i64>,
+    site: SeriesDetector,
+    users: SeriesDetector,
+    other: SeriesDetector,
+    /// Sorted, so that scoring visits pages in the same order everywhere.
+    pages: BTreeMap<String, Page>,
+}
+
+/// What scoring some windows did.
+#[derive(Debug, Default)]
+pub(crate) struct Scored {
+    pub(crate) findings: Vec<RateFinding>,
+    /// The site's clicks and what was expected, in the last window scored.
+    pub(crate) last_site: Option<(f64, f64)>,
+}
+
+impl RateState {
+    /// Whether clicks of `window` come too late: the window was scored already.
+    pub(crate) fn is_late(&self, window: i64) -> bool {
+        self.next.is_some_and(|next| window < next)
+    }
+
+    /// The windows `clock` has closed that are not scored yet, oldest first; at most
+    /// [`MAX_GAP`] of them (the older ones of a longer gap are skipped).
+    pub(crate) fn closable(
+        &self,
+        clock: Clock,
         settings: &DetectSettings,
-        params: &ModelParams,
-    ) -> Vec<RateFinding> {
-        let (Some(watermark), Some(mut next)) = (self.watermark, self.next) else {
-            return Vec::new();
-        };
+    ) -> Option<RangeInclusive<i64>> {
+        let watermark = clock.watermark?;
+        let next = self.next.or(clock.first)?;
+        let width = width(settings);
         let lateness = settings.lateness.as_secs() as i64;
         // The last window whose end plus lateness the watermark has passed.
-        let closable = (watermark.timestamp() - lateness).div_euclid(width) - 1;
-        if closable - next >= MAX_GAP {
-            next = closable - MAX_GAP + 1;
-            self.open.retain(|w, _| *w >= next);
-        }
-        let mut opened: Vec<SeriesKey> = Vec::new();
-        while next <= closable {
-            let counts = self.open.remove(&next).unwrap_or_default();
-            let start = DateTime::from_timestamp(next * width, 0).unwrap_or(watermark);
-            self.score(start, width, &counts, settings, params, &mut opened);
-            next += 1;
-        }
-        self.next = Some(next);
-        opened
-            .into_iter()
-            .filter_map(|key| {
+        let closable = (watermark.div_euclid(1000) - lateness).div_euclid(width) - 1;
+        let next = next.max(closable - MAX_GAP + 1);
+        (next <= closable).then_some(next..=closable)
+    }
+
+    /// Scores closed windows in order, each with its counts, and says which episodes opened.
+    pub(crate) fn score_windows(
+        &mut self,
+        windows: impl IntoIterator<Item = (i64, WindowCounts)>,
+        settings: &DetectSettings,
+        params: &ModelParams,
+    ) -> Scored {
+        let width = width(settings);
+        let mut findings = Vec::new();
+        let mut last_site = None;
+        for (w, counts) in windows {
+            let Some(start) = DateTime::from_timestamp(w * width, 0) else {
+                continue;
+            };
+            let mut opened: Vec<SeriesKey> = Vec::new();
+            last_site = Some(self.score(start, width, &counts, settings, params, &mut opened));
+            self.next = Some(w + 1);
+            // Each episode as it stood when it opened, so that what is reported does not depend
+            // on how many windows one invocation happened to score.
+            findings.extend(opened.into_iter().filter_map(|key| {
                 let episode = self.series(&key)?.current()?.clone();
                 Some(RateFinding {
                     series: key,
                     episode,
                 })
-            })
-            .collect()
+            }));
+        }
+        Scored {
+            findings,
+            last_site,
+        }
     }
 
     fn series(&self, key: &SeriesKey) -> Option<&SeriesDetector> {
@@ -188,6 +299,7 @@ impl RateDetector {
         }
     }
 
+    /// Scores one window; returns the site's clicks and what was expected.
     fn score(
         &mut self,
         start: DateTime<Utc>,
@@ -196,7 +308,7 @@ impl RateDetector {
         settings: &DetectSettings,
         params: &ModelParams,
         opened: &mut Vec<SeriesKey>,
-    ) {
+    ) -> (f64, f64) {
         let end = start + Duration::seconds(width);
         let mut judge = |series: &mut SeriesDetector, value: f64, key: SeriesKey| {
             let step = series.observe(start, end, value, params, settings);
@@ -207,17 +319,23 @@ impl RateDetector {
             step.judgment.expected
         };
         let expected = judge(&mut self.site, counts.site as f64, SeriesKey::Site);
-        self.last_site = Some((counts.site as f64, expected));
         judge(
             &mut self.users,
-            counts.users.estimate() as f64,
+            counts.distinct_users() as f64,
             SeriesKey::DistinctUsers,
         );
-        judge(
-            &mut self.other,
-            counts.other as f64,
-            SeriesKey::Page(OTHER_PAGES.to_owned()),
-        );
+        // Pages new to the candidates join while there is room; the rest of the window's clicks
+        // are pooled with the pages that have no series.
+        let mut other = counts.other;
+        for (name, n) in &counts.pages {
+            if !self.pages.contains_key(name) {
+                if self.pages.len() < CANDIDATES_MAX {
+                    self.pages.insert(name.clone(), Page::default());
+                } else {
+                    other += n;
+                }
+            }
+        }
         // Activity decays every window, so the tracked pages are the recently active ones; a
         // page that falls silent stays tracked for a while, long enough for its drop to show.
         for (name, page) in &mut self.pages {
@@ -225,12 +343,23 @@ impl RateDetector {
             page.activity = page.activity * ACTIVITY_DECAY + count;
         }
         self.retrack(settings.tracked_pages);
+        for (name, page) in &self.pages {
+            if page.series.is_none() {
+                other += counts.pages.get(name).copied().unwrap_or(0);
+            }
+        }
+        judge(
+            &mut self.other,
+            other as f64,
+            SeriesKey::Page(OTHER_PAGES.to_owned()),
+        );
         for (name, page) in &mut self.pages {
             if let Some(series) = &mut page.series {
                 let count = counts.pages.get(name).copied().unwrap_or(0) as f64;
                 judge(series, count, SeriesKey::Page(name.clone()));
             }
         }
+        (counts.site as f64, expected)
     }
 
     /// Keeps models for the `tracked` most active pages only, and forgets pages gone quiet.
@@ -246,7 +375,7 @@ impl RateDetector {
         let mut ranked: Vec<(f64, &String)> =
             self.pages.iter().map(|(n, p)| (p.activity, n)).collect();
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
-        let cutoff: Vec<String> = ranked
+        let cutoff: std::collections::HashSet<String> = ranked
             .iter()
             .take(tracked)
             .map(|(_, n)| (*n).clone())
@@ -261,11 +390,62 @@ impl RateDetector {
         self.pages
             .retain(|_, p| p.activity >= 0.01 || p.series.is_some());
     }
+
+    #[cfg(test)]
+    pub(crate) fn candidates(&self) -> usize {
+        self.pages.len()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn tracked(&self) -> usize {
+        self.pages.values().filter(|p| p.series.is_some()).count()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The protocol of `streams` run synchronously in one container, as the memory store does.
+    #[derive(Default)]
+    struct RateDetector {
+        state: RateState,
+        clock: Clock,
+        open: BTreeMap<i64, WindowCounts>,
+        late: u64,
+        last_site: Option<(f64, f64)>,
+    }
+
+    impl RateDetector {
+        fn observe(
+            &mut self,
+            clicks: &[RateClick<'_>],
+            now: DateTime<Utc>,
+            settings: &DetectSettings,
+            params: &ModelParams,
+        ) -> Vec<RateFinding> {
+            let batch = Batch::count(clicks, now, settings);
+            for (w, counts) in &batch.windows {
+                if self.state.is_late(*w) {
+                    self.late += counts.site;
+                } else {
+                    self.open.entry(*w).or_default().merge(counts);
+                }
+            }
+            self.clock = self.clock.with(&batch);
+            let Some(range) = self.state.closable(self.clock, settings) else {
+                return Vec::new();
+            };
+            let windows: Vec<(i64, WindowCounts)> = range
+                .map(|w| (w, self.open.remove(&w).unwrap_or_default()))
+                .collect();
+            let next = *windows.last().map(|(w, _)| w).unwrap_or(&0) + 1;
+            self.open.retain(|w, _| *w >= next);
+            let scored = self.state.score_windows(windows, settings, params);
+            self.last_site = scored.last_site;
+            scored.findings
+        }
+    }
 
     fn t(minutes: f64) -> DateTime<Utc> {
         "2026-11-27T00:00:00Z".parse::<DateTime<Utc>>().unwrap()
@@ -357,9 +537,9 @@ mod tests {
             })
             .collect();
         d.observe(&clicks, t(1.0), &settings, &params);
-        assert!(d.pages.len() <= CANDIDATES_MAX);
-        assert!(d.open.values().all(|w| w.pages.len() <= CANDIDATES_MAX));
-        let users = d.open.values().map(|w| w.users.estimate()).sum::<usize>();
+        assert!(d.state.candidates() <= CANDIDATES_MAX);
+        assert!(d.open.values().all(|w| w.pages() <= CANDIDATES_MAX));
+        let users = d.open.values().map(|w| w.distinct_users()).sum::<usize>();
         assert!((95_000..105_000).contains(&users), "{users}");
     }
 
@@ -376,12 +556,13 @@ mod tests {
                 // A B-tree node holds up to 11 entries; count each as if alone in one.
                 size_of::<(i64, WindowCounts)>() * 2
                     + w.users.size_of()
-                    + w.pages.capacity() * (size_of::<(String, u64)>() + 1)
+                    + w.pages.len() * (size_of::<(String, u64)>() * 2)
                     + names(&mut w.pages.keys())
             })
             .sum();
-        let pages =
-            d.pages.capacity() * (size_of::<(String, Page)>() + 1) + names(&mut d.pages.keys());
+        // A B-tree holds its entries in nodes of up to 11; count each entry twice over.
+        let pages = d.state.pages.len() * (size_of::<(String, Page)>() * 2)
+            + names(&mut d.state.pages.keys());
         size_of::<RateDetector>() + windows + pages
     }
 
@@ -409,8 +590,8 @@ mod tests {
             d.observe(&clicks, t(b as f64 + 1.0), &settings, &params);
             largest = largest.max(footprint(&d));
             // Bounded by the settings, not by what was sent.
-            assert!(d.pages.len() <= CANDIDATES_MAX);
-            let tracked = d.pages.values().filter(|p| p.series.is_some()).count();
+            assert!(d.state.candidates() <= CANDIDATES_MAX);
+            let tracked = d.state.tracked();
             assert!(tracked <= settings.tracked_pages, "{tracked} series");
             let lateness_windows =
                 (settings.lateness.as_secs() / settings.window.as_secs()) as usize;
@@ -419,10 +600,13 @@ mod tests {
                 "{} open windows",
                 d.open.len()
             );
-            assert!(d.open.values().all(|w| w.pages.len() <= CANDIDATES_MAX));
+            assert!(d.open.values().all(|w| w.pages() <= CANDIDATES_MAX));
         }
         // Every window was scored but the last three, which wait out their lateness.
-        assert_eq!(d.next, Some(t(0.0).timestamp() / 60 + batches as i64 - 3));
+        assert_eq!(
+            d.state.next,
+            Some(t(0.0).timestamp() / 60 + batches as i64 - 3)
+        );
         let (clicks, _) = d.last_site.expect("a window was scored");
         assert_eq!(clicks, per_batch as f64);
         assert!(largest <= 2 << 20, "{largest} bytes at the largest");
@@ -447,7 +631,7 @@ mod tests {
             },
         ];
         d.observe(&clicks, now, &settings, &params);
-        assert_eq!(d.watermark, Some(t(0.1)));
+        assert_eq!(d.clock.watermark, Some(t(0.1).timestamp_millis()));
         // A day later: the gap is skipped, not scored minute by minute.
         let later = [RateClick {
             at: t(1440.0),
@@ -455,6 +639,6 @@ mod tests {
             page: "/a",
         }];
         d.observe(&later, t(1440.5), &settings, &params);
-        assert!(d.next.unwrap() > (t(1440.0).timestamp() / 60) - MAX_GAP - 5);
+        assert!(d.state.next.unwrap() > (t(1440.0).timestamp() / 60) - MAX_GAP - 5);
     }
 }

@@ -6,13 +6,14 @@
 //! rather than by keeping two copies of the same few lines in step.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use super::episode::{Episode, Episodes};
 use super::model::{Judgment, ModelParams, RateModel};
 use super::settings::DetectSettings;
 
 /// A series' whole state: its model and its episodes.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct SeriesDetector {
     model: RateModel,
     episodes: Episodes,

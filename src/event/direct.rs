@@ -92,7 +92,14 @@ impl<'a> DirectEvent<'a> {
         };
         let outcome = handler
             .alerts()
-            .send(&source, digest, None, now, metrics)
+            .send(
+                &source,
+                digest,
+                None,
+                now,
+                crate::detect::streams::deadline(),
+                metrics,
+            )
             .await;
         answer(match outcome {
             Outcome::Published(message_id) => DirectAnswer {

@@ -22,7 +22,7 @@ use crate::alert::publisher::AlertPublisher;
 use crate::alert::source::{Source, SourceKind};
 use crate::detect::findings;
 use crate::detect::rates::RateClick;
-use crate::detect::streams::{RateOutcome, RateStore};
+use crate::detect::streams::{self, RateOutcome};
 use crate::handler::{Handler, HandlerError};
 use crate::metrics::InvocationMetrics;
 use crate::transform::{self, TransformSettings, Transformed, partition};
@@ -47,6 +47,13 @@ impl<'a> FirehoseEvent<'a> {
         }
     }
 
+    /// The delivery stream's ARN, which names the batch's rate state and alert source.
+    fn stream(&self) -> &str {
+        self.delivery_stream_arn
+            .as_deref()
+            .unwrap_or("unknown delivery stream")
+    }
+
     /// Transforms the batch, runs the detectors, then alerts on what they found. Fails only
     /// when no answer can fit Lambda's limit.
     pub(crate) async fn handle<P: AlertPublisher>(
@@ -63,10 +70,9 @@ impl<'a> FirehoseEvent<'a> {
             detect,
         };
         let out = transform::transform(&self.records, &settings)?;
-        let stream = self
-            .delivery_stream_arn
-            .as_deref()
-            .unwrap_or("unknown delivery stream");
+        // One budget for every store call of the invocation: rates, then the alert's claim.
+        let deadline = streams::deadline();
+        let stream = self.stream();
         let rates = if detect.rates {
             // A burst's clicks are a finding of their own (`user_burst`): counted in the page
             // and site series too, one bot would be reported twice, and teach the rate models a
@@ -86,7 +92,17 @@ impl<'a> FirehoseEvent<'a> {
                     page: c.page_url(),
                 })
                 .collect();
-            handler.rates().observe(stream, &clicks, now, detect)
+            let batch = batch_id(self.invocation_id.as_deref(), &self.records);
+            streams::observe(
+                handler.state(),
+                stream,
+                &batch,
+                &clicks,
+                now,
+                deadline,
+                detect,
+            )
+            .await
         } else {
             RateOutcome::default()
         };
@@ -103,6 +119,7 @@ impl<'a> FirehoseEvent<'a> {
             user_bursts = out.bursts.len(),
             rate_episodes = rates.findings.len(),
             late_clicks = rates.late,
+            state_store_calls = rates.calls,
             "firehose batch transformed"
         );
         metrics.records_ok = out.tally.ok;
@@ -113,6 +130,9 @@ impl<'a> FirehoseEvent<'a> {
         metrics.rate_episodes = rates.findings.len();
         metrics.late_clicks = rates.late as usize;
         metrics.site_clicks = rates.site;
+        metrics.state_store_calls += rates.calls;
+        metrics.state_store_conflicts += rates.conflicts;
+        metrics.state_store_errors += usize::from(rates.error);
         let mut digest = handler.digest();
         for click in out.flagged() {
             let record_id = self.records.get(click.record).map(|r| &*r.record_id);
@@ -129,7 +149,7 @@ impl<'a> FirehoseEvent<'a> {
         }
         metrics.anomalies = digest.count();
         if !digest.is_empty() {
-            self.alert(handler, stream, digest, &out, now, metrics)
+            self.alert(handler, digest, &out, now, deadline, metrics)
                 .await;
         }
         Ok(out.body)
@@ -139,15 +159,15 @@ impl<'a> FirehoseEvent<'a> {
     async fn alert<P: AlertPublisher>(
         &self,
         handler: &Handler<P>,
-        stream: &str,
         digest: Digest,
         out: &Transformed,
         now: DateTime<Utc>,
+        deadline: tokio::time::Instant,
         metrics: &mut InvocationMetrics,
     ) {
         let source = Source {
             kind: SourceKind::Firehose,
-            name: stream.to_owned(),
+            name: self.stream().to_owned(),
             invocation_id: self.invocation_id.as_deref().map(str::to_owned),
         };
         let location = DataLocation {
@@ -156,9 +176,25 @@ impl<'a> FirehoseEvent<'a> {
         };
         handler
             .alerts()
-            .send(&source, digest, Some(&location), now, metrics)
+            .send(&source, digest, Some(&location), now, deadline, metrics)
             .await;
     }
+}
+
+/// A name for the batch that is the same when Firehose sends the same records again: a hash of
+/// their record ids (the invocation id changes between attempts), with the invocation id only
+/// when there are no records.
+fn batch_id(invocation_id: Option<&str>, records: &[BatchRecord<'_>]) -> String {
+    use std::hash::{Hash, Hasher};
+    if records.is_empty() {
+        return invocation_id.unwrap_or("-").to_owned();
+    }
+    // SipHash with fixed keys: the same in every container of one build.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for r in records {
+        r.record_id.hash(&mut h);
+    }
+    format!("{:016x}-{}", h.finish(), records.len())
 }
 
 /// The distinct `dt=…/hour=…` partitions of the batch's anomalous records, in time order.

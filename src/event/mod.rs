@@ -142,7 +142,14 @@ pub(crate) async fn alert_on_records<'a, P: AlertPublisher>(
         && matches!(
             handler
                 .alerts()
-                .send(source, digest, None, now, metrics)
+                .send(
+                    source,
+                    digest,
+                    None,
+                    now,
+                    crate::detect::streams::deadline(),
+                    metrics,
+                )
                 .await,
             Outcome::Failed(_)
         );

@@ -66,6 +66,9 @@ METRICS = [
     "UserBursts",
     "RateEpisodes",
     "LateClicks",
+    "StateStoreCalls",
+    "StateStoreConflicts",
+    "StateStoreErrors",
 ]
 
 # --------------------------------------------------------------------------------------------

@@ -217,3 +217,43 @@ def test_detector_parameters_pass_the_variables_with_the_codes_defaults_and_rang
             assert float(spec["Default"]) == float(code["default"]), name
             assert (float(spec["MinValue"]), float(spec["MaxValue"])) == code["range"], name
     assert sorted(detection) == sorted(passed), "the Detection group holds exactly these"
+
+
+def test_the_state_table_is_the_one_the_code_uses_with_least_privilege(template):
+    """The table's keys and TTL attribute are the DynamoDB store's constants, the function gets
+    its name, and its role allows exactly the item operations the store makes, on it alone."""
+    code = _read("adapter/dynamodb.rs")
+    constants = dict(re.findall(r'pub\(crate\) const (PK|SK|EXPIRES): &str = "(\w+)";', code))
+    (table_name,) = resources_of(template, "AWS::DynamoDB::Table")
+    table = template["Resources"][table_name]
+    props = table["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["KeySchema"] == [
+        {"AttributeName": constants["PK"], "KeyType": "HASH"},
+        {"AttributeName": constants["SK"], "KeyType": "RANGE"},
+    ]
+    assert props["AttributeDefinitions"] == [
+        {"AttributeName": constants["PK"], "AttributeType": "S"},
+        {"AttributeName": constants["SK"], "AttributeType": "S"},
+    ]
+    assert props["TimeToLiveSpecification"] == {
+        "AttributeName": constants["EXPIRES"],
+        "Enabled": True,
+    }
+    assert "GlobalSecondaryIndexes" not in props and "LocalSecondaryIndexes" not in props
+    (function,) = resources_of(template, "AWS::Serverless::Function").values()
+    assert function["Properties"]["Environment"]["Variables"]["STATE_TABLE"] == {"Ref": table_name}
+
+    # The operations the store calls, as IAM names them: `.put_item()` is dynamodb:PutItem.
+    called = {
+        "dynamodb:" + "".join(part.title() for part in op.split("_"))
+        for op in re.findall(r"\.client\s*\.(\w+)\(\)", code)
+        if op not in {"create_table", "update_time_to_live", "wait_until_table_exists"}
+    }
+    assert called == {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"}, called
+    role = template["Resources"]["FunctionRole"]["Properties"]
+    statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    dynamo = [s for s in statements if any(a.startswith("dynamodb:") for a in s["Action"])]
+    assert len(dynamo) == 1, dynamo
+    assert set(dynamo[0]["Action"]) == called
+    assert dynamo[0]["Resource"] == {"Fn::GetAtt": [table_name, "Arn"]}
