@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::detect::settings::DetectSettings;
+use crate::detect::settings::{DetectSettings, TRACKED_PAGES_SHARED_MAX};
 
 /// Default quiet period between two alerts for the same source.
 pub(crate) const DEFAULT_ALERT_COOLDOWN: Duration = Duration::from_secs(300);
@@ -42,6 +42,11 @@ pub enum ConfigError {
         min: f64,
         max: f64,
     },
+    #[error(
+        "RATE_TRACKED_PAGES is {value}, but with STATE_TABLE at most {max} pages can be tracked: \
+         the shared state is one DynamoDB item of at most 400 KB"
+    )]
+    TooManyTrackedPagesShared { value: usize, max: usize },
 }
 
 /// A set, non-blank variable, trimmed.
@@ -176,13 +181,20 @@ impl Config {
                 }
             });
         let state_table = set(&lookup, "STATE_TABLE");
+        let detect = detect_settings(&lookup)?;
+        if state_table.is_some() && detect.tracked_pages > TRACKED_PAGES_SHARED_MAX {
+            return Err(ConfigError::TooManyTrackedPagesShared {
+                value: detect.tracked_pages,
+                max: TRACKED_PAGES_SHARED_MAX,
+            });
+        }
         Ok(Self {
             drop_event_types,
             alert_topic_arn,
             alert_cooldown,
             processed_data_uri,
             state_table,
-            detect: detect_settings(&lookup)?,
+            detect,
         })
     }
 }
@@ -281,5 +293,16 @@ mod tests {
             let err = config(&[(name, bad)]).unwrap_err().to_string();
             assert!(err.contains(name), "{name}={bad}: {err}");
         }
+    }
+
+    #[test]
+    fn a_shared_state_bounds_the_tracked_pages() {
+        let many = config(&[("RATE_TRACKED_PAGES", "500")]);
+        assert_eq!(many.map(|c| c.detect.tracked_pages).ok(), Some(500));
+        let shared = config(&[("RATE_TRACKED_PAGES", "500"), ("STATE_TABLE", "t")]);
+        let message = shared.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("at most 100 pages"), "{message}");
+        let fits = config(&[("RATE_TRACKED_PAGES", "100"), ("STATE_TABLE", "t")]);
+        assert!(fits.is_ok());
     }
 }

@@ -17,10 +17,12 @@
 //! added in place: an update expression is at most 4 KB (not one `ADD` per page for up to
 //! 1,000 pages), and distinct-user sketches merge by union, which `ADD` cannot do.
 //!
-//! Sizes: the state is a few hundred bytes per tracked series and some 40 per candidate page,
-//! under 100 KB at the bounds (50 tracked, 1,000 candidates), and a batch's counts at most
-//! 1,000 page names of 200 bytes plus a sketch of a few KB: both inside the 400 KB item limit,
-//! so the state needs no second home. Counts expire a day after they were written (their
+//! Sizes: the state is about 3 KB per tracked series plus a candidate page's name and some 30
+//! bytes each, about 170 KB at the defaults; `RATE_TRACKED_PAGES` is at most 100 with a table,
+//! and a state still too long sheds its least active untracked candidates ([`state_body`]). A
+//! batch's counts are at most 1,000 page names of 200 bytes (never escaped: `page::normalize`
+//! cuts a name at what JSON would escape) plus a sketch of a few KB. Both fit the 400 KB item
+//! limit, so the state needs no second home. Counts expire a day after they were written (their
 //! window was scored long before); state and clock 30 days after they last changed, so a stream
 //! gone for a month warms up again, as after a cold start. Alert claims expire a day after.
 //!
@@ -198,6 +200,34 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// The longest state body stored: DynamoDB's item limit is 400 KB, names and the other
+/// attributes included.
+const STATE_BODY_MAX: usize = 380_000;
+
+/// The state as stored, within one item: past the limit, the least active candidate pages are
+/// shed (`RateState::shed_to`); tracked pages always fit, as configuration bounds them.
+fn state_body(state: &RateState) -> Result<String, StoreError> {
+    let body = to_json(state)?;
+    if body.len() <= STATE_BODY_MAX {
+        return Ok(body);
+    }
+    let mut fitted = state.clone();
+    let shed = fitted.shed_to(STATE_BODY_MAX);
+    tracing::warn!(
+        shed,
+        bytes = body.len(),
+        "rate state over one DynamoDB item: least active candidate pages shed"
+    );
+    let body = to_json(&fitted)?;
+    if body.len() > STATE_BODY_MAX {
+        return Err(StoreError::Corrupt(format!(
+            "rate state of {} bytes does not fit one item",
+            body.len()
+        )));
+    }
+    Ok(body)
+}
+
 impl DynamoStore {
     async fn load_(&self, stream: &str) -> Result<Loaded, StoreError> {
         let out = self
@@ -327,7 +357,7 @@ impl DynamoStore {
             .item(PK, s(stream_key(stream)))
             .item(SK, s("state"))
             .item("version", AttributeValue::N(next.to_string()))
-            .item("body", s(to_json(state)?))
+            .item("body", s(state_body(state)?))
             .item(EXPIRES, expires(STATE_TTL));
         let put = match version {
             None => put

@@ -10,8 +10,14 @@ pub(crate) const OTHER_PAGES: &str = "(other pages)";
 const PAGE_MAX: usize = 200;
 
 /// `page_url` without its query string and fragment, cut to a bounded length.
+///
+/// Also cut at the first control character, `"` or `\`: a URL holds none of them unencoded
+/// (RFC 3986), and each would be escaped up to six bytes long wherever a page name is stored
+/// as JSON, so a producer sending them could make a state store's items too long to write.
 pub(crate) fn normalize(page_url: &str) -> &str {
-    let end = page_url.find(['?', '#']).unwrap_or(page_url.len());
+    let end = page_url
+        .find(|c: char| matches!(c, '?' | '#' | '"' | '\\') || c.is_control())
+        .unwrap_or(page_url.len());
     let page = &page_url[..end];
     if page.len() <= PAGE_MAX {
         return page;
@@ -36,6 +42,10 @@ mod tests {
             ("/a?b#c", "/a"),
             ("https://shop.example/p?x", "https://shop.example/p"),
             ("?only=query", ""),
+            ("/a\u{1}b", "/a"),
+            ("/a\"b", "/a"),
+            ("/a\\b", "/a"),
+            ("/caf\u{e9}/d\u{e9}j\u{e0}", "/caf\u{e9}/d\u{e9}j\u{e0}"),
         ];
         for (input, want) in cases {
             assert_eq!(normalize(input), want, "{input}");

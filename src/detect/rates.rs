@@ -213,8 +213,9 @@ struct Page {
 }
 
 /// The rate detector's learned state for one stream: what a store keeps between windows.
-/// Serialized as JSON (see `store` for the item it lives in); a few hundred bytes per tracked
-/// series plus some 40 per candidate page, so under 100 KB at the bounds.
+/// Serialized as JSON (see `store` for the item it lives in): about 3 KB per tracked series
+/// plus a candidate page's name and some 30 bytes each; see [`RateState::shed_to`] for the
+/// bound.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub(crate) struct RateState {
     /// The first window not yet scored.
@@ -389,6 +390,51 @@ impl RateState {
         }
         self.pages
             .retain(|_, p| p.activity >= 0.01 || p.series.is_some());
+    }
+
+    /// Sheds the least active candidate pages that have no series of their own until the state
+    /// serializes to at most `max_bytes` of JSON, and says how many went. Tracked pages are
+    /// never shed: with [`TRACKED_PAGES_SHARED_MAX`] of them the series alone fit.
+    ///
+    /// For a store whose items are bounded (DynamoDB's 400 KB): 1,000 candidate names of up to
+    /// 200 bytes, each escaped up to six times over in JSON, are more than an item holds, and a
+    /// state that cannot be saved would turn rate detection off. A candidate shed is only one
+    /// whose activity is the lowest: it comes back if its page stays busy.
+    ///
+    /// [`TRACKED_PAGES_SHARED_MAX`]: super::settings::TRACKED_PAGES_SHARED_MAX
+    pub(crate) fn shed_to(&mut self, max_bytes: usize) -> usize {
+        let size = |state: &Self| serde_json::to_vec(state).map_or(usize::MAX, |v| v.len());
+        let mut over = size(self).saturating_sub(max_bytes);
+        if over == 0 {
+            return 0;
+        }
+        let mut untracked: Vec<(f64, String)> = self
+            .pages
+            .iter()
+            .filter(|(_, p)| p.series.is_none())
+            .map(|(name, p)| (p.activity, name.clone()))
+            .collect();
+        // Least active first; equal activity by name, so every container sheds the same pages.
+        untracked.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        let mut shed = 0;
+        let mut candidates = untracked.into_iter();
+        while over > 0 {
+            let Some((_, name)) = candidates.next() else {
+                break;
+            };
+            if let Some(page) = self.pages.remove(&name) {
+                shed += 1;
+                // The entry's own JSON: its quoted name, the activity, and punctuation.
+                let entry = serde_json::to_vec(&name).map_or(0, |v| v.len())
+                    + serde_json::to_vec(&page).map_or(0, |v| v.len())
+                    + 2;
+                over = over.saturating_sub(entry);
+                if over == 0 {
+                    over = size(self).saturating_sub(max_bytes);
+                }
+            }
+        }
+        shed
     }
 
     #[cfg(test)]
@@ -610,6 +656,73 @@ mod tests {
         let (clicks, _) = d.last_site.expect("a window was scored");
         assert_eq!(clicks, per_batch as f64);
         assert!(largest <= 2 << 20, "{largest} bytes at the largest");
+    }
+
+    /// The stream's state as a store keeps it, at `tracked` pages that have learned every
+    /// seasonal slot, and every candidate page named with 200 bytes.
+    pub(crate) fn full_state(tracked: usize) -> RateState {
+        let params = ModelParams::default();
+        let settings = DetectSettings::default();
+        let mut series = SeriesDetector::default();
+        // Three weeks of hourly windows fill every slot with a learned factor.
+        for i in 0..21 * 24 {
+            let start = t(60.0 * i as f64);
+            let value = 100.0 + (i % 17) as f64 * 3.7;
+            series.observe(start, start + Duration::hours(1), value, &params, &settings);
+        }
+        let mut state = RateState {
+            next: Some(1),
+            site: series.clone(),
+            users: series.clone(),
+            other: series.clone(),
+            pages: BTreeMap::new(),
+        };
+        for i in 0..CANDIDATES_MAX {
+            let name = format!("/{i:0>199}");
+            let page = Page {
+                activity: 1_000_000.0 - i as f64,
+                series: (i < tracked).then(|| series.clone()),
+            };
+            state.pages.insert(name, page);
+        }
+        state
+    }
+
+    #[test]
+    fn the_state_at_its_bounds_fits_one_dynamodb_item() {
+        use super::super::settings::TRACKED_PAGES_SHARED_MAX;
+        let size = |state: &RateState| serde_json::to_vec(state).map_or(usize::MAX, |v| v.len());
+        // DynamoDB takes items of at most 400 KB; the store adds a few small attributes.
+        const BODY_MAX: usize = 380_000;
+        // The most pages tracked, every candidate named with 200 bytes: too long as it is, so
+        // the least active candidates are shed, never a tracked page.
+        let mut state = full_state(TRACKED_PAGES_SHARED_MAX);
+        assert!(size(&state) > BODY_MAX);
+        let shed = state.shed_to(BODY_MAX);
+        assert!(shed > 0 && size(&state) <= BODY_MAX, "{shed} shed");
+        assert_eq!(state.tracked(), TRACKED_PAGES_SHARED_MAX);
+        let least = (CANDIDATES_MAX - shed..CANDIDATES_MAX).map(|i| format!("/{i:0>199}"));
+        assert!(
+            least
+                .into_iter()
+                .all(|name| !state.pages.contains_key(&name))
+        );
+        // The defaults with names as long as most sites': nothing to shed.
+        let mut usual = full_state(DetectSettings::DEFAULT.tracked_pages);
+        usual.pages = usual
+            .pages
+            .into_iter()
+            .enumerate()
+            .map(|(i, (_, page))| (format!("/products/item-{i}"), page))
+            .collect();
+        assert_eq!(usual.shed_to(BODY_MAX), 0);
+        // And the bound is not loose: the series alone of 30 more pages would not fit.
+        let per_series = size(&full_state(1)) - size(&full_state(0));
+        let series_alone = size(&full_state(TRACKED_PAGES_SHARED_MAX)) - size(&full_state(0));
+        assert!(
+            series_alone + 30 * per_series > BODY_MAX,
+            "{per_series} a series"
+        );
     }
 
     #[test]

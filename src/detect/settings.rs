@@ -37,6 +37,12 @@ pub(crate) struct DetectSettings {
     pub(crate) tracked_pages: usize,
 }
 
+/// The most pages that may be tracked when the state lives in a DynamoDB table (`STATE_TABLE`):
+/// the stream's learned state is one item, DynamoDB's items hold at most 400 KB, and a tracked
+/// page's series (its level, spread and some 200 seasonal factors) is about 3 KB of it. The
+/// in-memory store has no such bound (`RATE_TRACKED_PAGES` goes to 1,000).
+pub(crate) const TRACKED_PAGES_SHARED_MAX: usize = 100;
+
 impl DetectSettings {
     /// The defaults, as a constant so tests can start from them in `const` items.
     pub(crate) const DEFAULT: Self = Self {
