@@ -2,7 +2,7 @@
 //! is expected to hold in the next window, and how surprising the window that came is.
 //!
 //! A robust seasonal baseline, chosen over a random cut forest because it says what was
-//! expected (the alert's "expected 31"), needs a few hundred bytes per series, costs constant
+//! expected (the alert's "expected 31"), needs about 3 KB per series, costs constant
 //! time per window, and is deterministic and strictly causal by construction;
 //! `scripts/evaluate_nab.py` compares it with KDA's `RANDOM_CUT_FOREST` on labeled public data.
 //!
@@ -76,7 +76,7 @@ impl Default for ModelParams {
     }
 }
 
-/// One series' learned state: under 2 KiB, whatever the traffic.
+/// One series' learned state: about 3 KB (most of it seasonal factors), whatever the traffic.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct RateModel {
     /// Windows learned.
