@@ -508,15 +508,14 @@ impl StateStore for DynamoStore {
 mod tests {
     use super::*;
 
-    /// The store contract against `moto_server`'s DynamoDB, when `MOTO_ENDPOINT` names one
-    /// (`scripts/test` runs this test again with it set); without it, there is nothing to run
-    /// against, and the test says so.
+    /// The store contract against `moto_server`'s DynamoDB at `MOTO_ENDPOINT`. Ignored by a
+    /// plain `cargo test`, which has no DynamoDB to run against (so it is reported as not run,
+    /// not as passed); `scripts/test` starts moto_server and runs it with `--include-ignored`.
     #[tokio::test]
+    #[ignore = "needs moto_server at MOTO_ENDPOINT; scripts/test runs it"]
     async fn keeps_the_store_contract_on_moto() {
-        let Ok(endpoint) = std::env::var("MOTO_ENDPOINT") else {
-            eprintln!("MOTO_ENDPOINT is not set: the DynamoDB store contract was not run");
-            return;
-        };
+        let endpoint = std::env::var("MOTO_ENDPOINT")
+            .expect("MOTO_ENDPOINT names the moto_server to run the contract against");
         let config = aws_sdk_dynamodb::Config::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())
             .endpoint_url(endpoint)
