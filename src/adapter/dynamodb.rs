@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::client::Waiters;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType, TimeToLiveSpecification,
@@ -81,17 +81,13 @@ impl DynamoStore {
     }
 
     async fn with_timeouts(table: String, call: Duration, attempt: Duration) -> Self {
-        let timeouts = aws_config::timeout::TimeoutConfig::builder()
-            .operation_timeout(call)
-            .operation_attempt_timeout(attempt)
-            .connect_timeout(Duration::from_millis(500))
-            .build();
-        let retries = aws_config::retry::RetryConfig::standard().with_max_attempts(ATTEMPTS);
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .timeout_config(timeouts)
-            .retry_config(retries)
-            .load()
-            .await;
+        let config = super::sdk_config(super::Budget {
+            call,
+            attempt,
+            connect: Duration::from_millis(500),
+            attempts: ATTEMPTS,
+        })
+        .await;
         Self {
             client: Client::new(&config),
             table,
@@ -152,6 +148,25 @@ fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(
     e: SdkError<E, R>,
 ) -> StoreError {
     StoreError::Unavailable(DisplayErrorContext(&e).to_string())
+}
+
+/// Whether a conditional write took effect: `false` when its condition did not hold (another
+/// container got there first), which is an answer, not a failure of the store.
+fn condition_held<O, E, R>(result: Result<O, SdkError<E, R>>) -> Result<bool, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error().and_then(ProvideErrorMetadata::code)
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(unavailable(e)),
+    }
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
@@ -305,16 +320,8 @@ impl DynamoStore {
             .expression_attribute_values(":e", expires(STATE_TTL))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        // A clock another container moved further already needs nothing from this one.
+        condition_held(result).map(|_| ())
     }
 
     async fn window_(&self, stream: &str, window: i64) -> Result<WindowCounts, StoreError> {
@@ -368,16 +375,11 @@ impl DynamoStore {
                 .expression_attribute_names("#v", "version")
                 .expression_attribute_values(":v", AttributeValue::N(v.to_string())),
         };
-        match put.send().await {
-            Ok(_) => Ok(Saved::Saved),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(Saved::Conflict)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        Ok(if condition_held(put.send().await)? {
+            Saved::Saved
+        } else {
+            Saved::Conflict
+        })
     }
 }
 
@@ -406,16 +408,7 @@ impl DynamoStore {
             .expression_attribute_values(":e", expires(COUNTS_TTL))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        condition_held(result)
     }
 }
 
@@ -436,16 +429,8 @@ impl DynamoStore {
             .expression_attribute_values(":never", n(0))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        // A claim no longer ours (another container's since) is not ours to give back.
+        condition_held(result).map(|_| ())
     }
 }
 

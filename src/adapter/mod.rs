@@ -9,11 +9,37 @@ pub(crate) mod runtime;
 pub(crate) mod sns;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::alert::compose::Alert;
 use crate::alert::publisher::{AlertPublisher, Delivery, PublishError};
 use crate::detect::memory::MemoryStore;
 use crate::detect::store::StateStore;
+
+/// How long an AWS client may take: per call, per attempt, to connect, and how many attempts.
+pub(crate) struct Budget {
+    pub(crate) call: Duration,
+    pub(crate) attempt: Duration,
+    pub(crate) connect: Duration,
+    pub(crate) attempts: u32,
+}
+
+/// The standard AWS configuration (credentials chain, region, `AWS_ENDPOINT_URL` and its
+/// per-service forms) with the SDK's own timeouts and standard retries bounded by `budget`:
+/// every adapter's client is built from this, once, at cold start.
+pub(crate) async fn sdk_config(budget: Budget) -> aws_config::SdkConfig {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .operation_timeout(budget.call)
+        .operation_attempt_timeout(budget.attempt)
+        .connect_timeout(budget.connect)
+        .build();
+    let retries = aws_config::retry::RetryConfig::standard().with_max_attempts(budget.attempts);
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .retry_config(retries)
+        .load()
+        .await
+}
 
 /// The state store chosen at start-up: the DynamoDB table `STATE_TABLE` names, shared by every
 /// container, or this container's memory without one.

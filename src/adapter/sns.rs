@@ -27,18 +27,13 @@ impl SnsPublisher {
     /// Builds the client from the standard AWS configuration (credentials chain, region,
     /// `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_SNS`), once, at cold start.
     pub(crate) async fn from_env(topic_arn: String) -> Self {
-        let timeouts = aws_config::timeout::TimeoutConfig::builder()
-            .operation_timeout(PUBLISH_TIMEOUT)
-            .operation_attempt_timeout(PUBLISH_ATTEMPT_TIMEOUT)
-            .connect_timeout(Duration::from_secs(2))
-            .build();
-        let retries =
-            aws_config::retry::RetryConfig::standard().with_max_attempts(PUBLISH_ATTEMPTS);
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .timeout_config(timeouts)
-            .retry_config(retries)
-            .load()
-            .await;
+        let config = super::sdk_config(super::Budget {
+            call: PUBLISH_TIMEOUT,
+            attempt: PUBLISH_ATTEMPT_TIMEOUT,
+            connect: Duration::from_secs(2),
+            attempts: PUBLISH_ATTEMPTS,
+        })
+        .await;
         Self {
             client: aws_sdk_sns::Client::new(&config),
             topic_arn,
