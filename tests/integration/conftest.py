@@ -1,6 +1,8 @@
 """Shared fixtures for the integration tests, which run against moto_server on 127.0.0.1.
 
-`./scripts/test` starts moto_server and exports:
+`./scripts/test` starts moto_server (through ``scripts/moto_serialised.py``, which does one
+request's backend work at a time, so that a conditional write is atomic as in DynamoDB; the
+state tests race containers against it) and exports:
 
 - ``MOTO_ENDPOINT``: ``http://127.0.0.1:PORT`` of moto_server (SNS, SQS, Firehose, S3, ...);
 - ``CLICKSTREAM_BIN``: the absolute path of ``debug/clickstream-lambda`` in cargo's build
