@@ -496,6 +496,8 @@ mod tests {
     /// The store contract against `moto_server`'s DynamoDB at `MOTO_ENDPOINT`. Ignored by a
     /// plain `cargo test`, which has no DynamoDB to run against (so it is reported as not run,
     /// not as passed); `scripts/test` starts moto_server and runs it with `--include-ignored`.
+    /// Its races need moto started through `scripts/moto_serialised.py`: stock moto does not
+    /// apply a conditional write atomically, and under load lets both racers through.
     #[tokio::test]
     #[ignore = "needs moto_server at MOTO_ENDPOINT; scripts/test runs it"]
     async fn keeps_the_store_contract_on_moto() {
