@@ -163,7 +163,7 @@ fn unreadable(kind: SourceKind, id: &str, reason: &NotAnAnomaly) {
     // Debug formatting escapes the id: data cannot forge a log line.
     tracing::warn!(
         source = kind.code(),
-        record = ?id,
+        record_id = ?id,
         reason = %reason,
         "record is not an anomaly and never will be: acknowledged, not retried (AnomaliesUnreadable)"
     );
