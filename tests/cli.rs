@@ -9,25 +9,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_clickstream-lambda");
+mod common;
+
+use common::clickstream as cmd;
 
 fn events_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("events")
-}
-
-/// A command with a clean configuration, whatever the calling shell has set.
-fn cmd() -> Command {
-    let mut c = Command::new(BIN);
-    for var in [
-        "DROP_EVENT_TYPES",
-        "ALERT_TOPIC_ARN",
-        "ALERT_COOLDOWN_SECONDS",
-        "AWS_LAMBDA_RUNTIME_API",
-    ] {
-        c.env_remove(var);
-    }
-    c.env("RUST_LOG", "warn");
-    c
 }
 
 fn run_with_stdin(mut c: Command, stdin: &[u8]) -> Output {

@@ -3,9 +3,11 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_clickstream-lambda");
+mod common;
+
+use common::clickstream;
 
 /// A day of five-minute rows with one spike, as the public benchmarks write them.
 fn series() -> String {
@@ -28,10 +30,9 @@ fn temp(name: &str) -> PathBuf {
 }
 
 fn detect(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(BIN)
+    let mut child = clickstream()
         .arg("detect")
         .args(args)
-        .env_remove("AWS_LAMBDA_RUNTIME_API")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

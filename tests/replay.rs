@@ -11,24 +11,12 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_clickstream-lambda");
+mod common;
+
+use common::clickstream as cmd;
+
 const STREAM: &str =
     "arn:aws:firehose:us-east-1:123456789012:deliverystream/ClickStreamingFirehose";
-
-fn cmd() -> Command {
-    let mut c = Command::new(BIN);
-    for var in [
-        "DROP_EVENT_TYPES",
-        "ALERT_TOPIC_ARN",
-        "ALERT_COOLDOWN_SECONDS",
-        "PROCESSED_DATA_URI",
-        "AWS_LAMBDA_RUNTIME_API",
-    ] {
-        c.env_remove(var);
-    }
-    c.env("RUST_LOG", "warn");
-    c
-}
 
 fn start() -> DateTime<Utc> {
     "2026-11-27T10:00:00Z".parse().unwrap()

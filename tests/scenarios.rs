@@ -5,39 +5,16 @@
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Duration, Timelike, Utc};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_clickstream-lambda");
+mod common;
 
-/// A command with the project's defaults, whatever the calling shell has set.
-fn cmd() -> Command {
-    let mut c = Command::new(BIN);
-    for var in [
-        "DROP_EVENT_TYPES",
-        "ALERT_TOPIC_ARN",
-        "ALERT_COOLDOWN_SECONDS",
-        "AWS_LAMBDA_RUNTIME_API",
-        "DETECT_PRODUCER_FLAG",
-        "DETECT_USER_BURSTS",
-        "DETECT_RATES",
-        "BURST_MIN_CLICKS",
-        "BURST_SECONDS",
-        "RATE_WINDOW_SECONDS",
-        "RATE_LATENESS_SECONDS",
-        "RATE_THRESHOLD",
-        "RATE_MIN_EXPECTED",
-        "RATE_TRACKED_PAGES",
-    ] {
-        c.env_remove(var);
-    }
-    c.env("RUST_LOG", "warn");
-    c
-}
+use common::clickstream as cmd;
 
 /// A directory of this test's own.
 fn scratch(name: &str) -> PathBuf {

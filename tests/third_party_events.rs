@@ -6,14 +6,16 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_clickstream-lambda");
+mod common;
+
+use common::clickstream;
 
 /// One entry of `manifest.json`.
 #[derive(Debug, Clone, Deserialize)]
@@ -100,23 +102,11 @@ fn fixture_files(dir: &Path, out: &mut BTreeSet<String>) {
 
 /// Runs `invoke FILE` with a clean configuration, whatever the calling shell has set.
 fn invoke(entry: &Entry) -> Output {
-    let mut command = Command::new(BIN);
-    for var in [
-        "ALERT_TOPIC_ARN",
-        "ALERT_COOLDOWN_SECONDS",
-        "DROP_EVENT_TYPES",
-        "PROCESSED_DATA_URI",
-        "AWS_LAMBDA_RUNTIME_API",
-        "AWS_LAMBDA_LOG_LEVEL",
-    ] {
-        command.env_remove(var);
-    }
-    command
-        .env("RUST_LOG", "warn")
+    clickstream()
         .arg("invoke")
         .arg(fixtures_dir().join(&entry.file))
         .output()
-        .unwrap_or_else(|e| panic!("{}: cannot run {BIN}: {e}", entry.file))
+        .unwrap_or_else(|e| panic!("{}: cannot run the binary: {e}", entry.file))
 }
 
 fn event(entry: &Entry) -> Value {
