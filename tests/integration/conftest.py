@@ -42,7 +42,8 @@ INVOKE_TIMEOUT_SECONDS = 60
 
 # Variables removed from the subprocess environment so the calling shell cannot change what the
 # binary does or where it sends requests; tests set what they need explicitly.
-_SCRUBBED_PREFIXES = ("AWS_",)
+# The detection settings (DETECT_*, RATE_*, BURST_*) too: a test states the ones it needs.
+_SCRUBBED_PREFIXES = ("AWS_", "DETECT_", "RATE_", "BURST_")
 _SCRUBBED_NAMES = (
     "ALERT_TOPIC_ARN",
     "ALERT_COOLDOWN_SECONDS",
