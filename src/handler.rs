@@ -14,6 +14,7 @@ use crate::alert::sender::AlertSender;
 use crate::config::Config;
 use crate::detect::memory::MemoryStore;
 use crate::detect::store::StateStore;
+use crate::detect::streams::ScoredThrough;
 use crate::event::{Event, Unrecognized};
 use crate::metrics::InvocationMetrics;
 use crate::transform::{LAMBDA_RESPONSE_LIMIT, TooLarge};
@@ -65,6 +66,9 @@ pub struct Handler<P> {
     /// Where the rate detectors' state lives: this container's memory unless a shared store
     /// was given.
     state: Arc<dyn StateStore>,
+    /// What this container knows of the state's scored windows, so most batches read only the
+    /// clock. Never shared: in `replay --containers` each handler is a container.
+    scored_through: ScoredThrough,
     response_limit: usize,
 }
 
@@ -77,6 +81,7 @@ impl<P: AlertPublisher> Handler<P> {
             alerts,
             config,
             state,
+            scored_through: ScoredThrough::default(),
             response_limit: LAMBDA_RESPONSE_LIMIT,
         }
     }
@@ -117,6 +122,10 @@ impl<P: AlertPublisher> Handler<P> {
 
     pub(crate) fn state(&self) -> &dyn StateStore {
         &*self.state
+    }
+
+    pub(crate) fn scored_through(&self) -> &ScoredThrough {
+        &self.scored_through
     }
 
     pub(crate) fn response_limit(&self) -> usize {

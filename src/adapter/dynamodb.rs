@@ -11,7 +11,8 @@
 //! | `w#<stream>#<window>` | `<batch>` | `body` (S: one batch's [`WindowCounts`] as JSON) | `add_counts`: a `PutItem`, so a batch Firehose retries overwrites itself |
 //! | `a#<source>` | `alert` | `at` (N, ms), `severity` (N: 0 info, 1 warning, 2 critical) | `claim_alert`: an `UpdateItem` conditional on the last claim being a period old or less severe; `release_alert` sets `at` back to 0 if it is still ours |
 //!
-//! `load` is one strongly consistent `Query` on `s#<stream>` (state and clock together);
+//! `load` is one strongly consistent `Query` on `s#<stream>` (state and clock together), `clock`
+//! one on the clock's full key (a batch that closes no window reads only that);
 //! `window` one strongly consistent `Query` on the window's partition (paged past 1 MB), whose
 //! items are merged in sort-key order. One item per batch and window rather than counters
 //! added in place: an update expression is at most 4 KB (not one `ADD` per page for up to
@@ -277,6 +278,31 @@ impl DynamoStore {
         Ok(loaded)
     }
 
+    /// The clock item alone. A `Query` on its full key rather than a `GetItem`, so the role
+    /// needs no other action than those it has.
+    async fn clock_(&self, stream: &str) -> Result<Clock, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .key_condition_expression("#pk = :pk AND #sk = :sk")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", s(stream_key(stream)))
+            .expression_attribute_values(":sk", s("clock"))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        match out.items().first() {
+            Some(item) => Ok(Clock {
+                watermark: number(item, "watermark")?,
+                first: number(item, "first")?,
+            }),
+            None => Ok(Clock::default()),
+        }
+    }
+
     async fn add_counts_(
         &self,
         stream: &str,
@@ -451,6 +477,10 @@ impl StateStore for DynamoStore {
 
     fn load<'a>(&'a self, stream: &'a str) -> StoreFuture<'a, Loaded> {
         Box::pin(self.load_(stream))
+    }
+
+    fn clock<'a>(&'a self, stream: &'a str) -> StoreFuture<'a, Clock> {
+        Box::pin(self.clock_(stream))
     }
 
     fn add_counts<'a>(

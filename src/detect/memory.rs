@@ -53,6 +53,11 @@ impl MemoryStore {
 }
 
 impl StateStore for MemoryStore {
+    fn clock<'a>(&'a self, stream: &'a str) -> StoreFuture<'a, Clock> {
+        let clock = self.with(stream, |s| s.clock);
+        Box::pin(async move { Ok(clock) })
+    }
+
     fn load<'a>(&'a self, stream: &'a str) -> StoreFuture<'a, Loaded> {
         let loaded = self.with(stream, |s| {
             let (version, state) = match &s.state {

@@ -235,12 +235,30 @@ pub(crate) struct Scored {
     pub(crate) last_site: Option<(f64, f64)>,
 }
 
-impl RateState {
-    /// Whether clicks of `window` come too late: the window was scored already.
-    pub(crate) fn is_late(&self, window: i64) -> bool {
-        self.next.is_some_and(|next| window < next)
-    }
+/// Whether clicks of `window` come too late for a state whose next window to score is `next`.
+pub(crate) fn is_late(next: Option<i64>, window: i64) -> bool {
+    next.is_some_and(|next| window < next)
+}
 
+/// The windows `clock` has closed that a state whose next window to score is `next` has not
+/// scored yet. Only `next` counts, so a container that knows the state's `next` (or a smaller
+/// one: it only grows) knows from the clock alone whether a window may close.
+pub(crate) fn closable(
+    next: Option<i64>,
+    clock: Clock,
+    settings: &DetectSettings,
+) -> Option<RangeInclusive<i64>> {
+    let watermark = clock.watermark?;
+    let next = next.or(clock.first)?;
+    let width = width(settings);
+    let lateness = settings.lateness.as_secs() as i64;
+    // The last window whose end plus lateness the watermark has passed.
+    let closable = (watermark.div_euclid(1000) - lateness).div_euclid(width) - 1;
+    let next = next.max(closable - MAX_GAP + 1);
+    (next <= closable).then_some(next..=closable)
+}
+
+impl RateState {
     /// The windows `clock` has closed that are not scored yet, oldest first; at most
     /// [`MAX_GAP`] of them (the older ones of a longer gap are skipped).
     pub(crate) fn closable(
@@ -248,14 +266,7 @@ impl RateState {
         clock: Clock,
         settings: &DetectSettings,
     ) -> Option<RangeInclusive<i64>> {
-        let watermark = clock.watermark?;
-        let next = self.next.or(clock.first)?;
-        let width = width(settings);
-        let lateness = settings.lateness.as_secs() as i64;
-        // The last window whose end plus lateness the watermark has passed.
-        let closable = (watermark.div_euclid(1000) - lateness).div_euclid(width) - 1;
-        let next = next.max(closable - MAX_GAP + 1);
-        (next <= closable).then_some(next..=closable)
+        closable(self.next, clock, settings)
     }
 
     /// Scores closed windows in order, each with its counts, and says which episodes opened.
@@ -472,7 +483,7 @@ mod tests {
         ) -> Vec<RateFinding> {
             let batch = Batch::count(clicks, now, settings);
             for (w, counts) in &batch.windows {
-                if self.state.is_late(*w) {
+                if is_late(self.state.next, *w) {
                     self.late += counts.site;
                 } else {
                     self.open.entry(*w).or_default().merge(counts);

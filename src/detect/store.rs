@@ -7,7 +7,7 @@
 //! protocol in `streams` needs, each one atomic on its own:
 //!
 //! - [`load`](StateStore::load): the stream's [`RateState`] with its version, and the shared
-//!   [`Clock`];
+//!   [`Clock`]; [`clock`](StateStore::clock): the clock alone;
 //! - [`add_counts`](StateStore::add_counts): one batch's counts of one window, idempotent per
 //!   batch (Firehose retries a batch it got no answer for);
 //! - [`advance`](StateStore::advance): the clock moves on (a maximum and a minimum, so
@@ -66,6 +66,10 @@ pub(crate) enum Saved {
 /// Rate state per delivery stream.
 pub(crate) trait StateStore: Debug + Send + Sync {
     fn load<'a>(&'a self, stream: &'a str) -> StoreFuture<'a, Loaded>;
+
+    /// The shared clock alone, as `load` would give it: one small read, where `load` reads the
+    /// whole state (up to a few hundred KB) for a batch that usually closes no window.
+    fn clock<'a>(&'a self, stream: &'a str) -> StoreFuture<'a, Clock>;
 
     /// Adds `counts`, one batch's share of `window`; the same `batch` twice counts once.
     fn add_counts<'a>(
@@ -157,6 +161,7 @@ pub(crate) mod contract {
         assert_eq!(loaded.version, None);
         assert_eq!(loaded.clock, Clock::default());
         assert_eq!(loaded.state.next, None);
+        assert_eq!(store.clock(&stream).await.unwrap(), Clock::default());
 
         // Counts add up across batches, a batch twice counts once, users merge as a union.
         store
@@ -205,7 +210,12 @@ pub(crate) mod contract {
             store.load(&stream).await.unwrap().clock,
             clock(Some(2_000), Some(9))
         );
+        assert_eq!(
+            store.clock(&stream).await.unwrap(),
+            clock(Some(2_000), Some(9))
+        );
         assert_eq!(store.load(&other).await.unwrap().clock, Clock::default());
+        assert_eq!(store.clock(&other).await.unwrap(), Clock::default());
 
         // Saves are conditional on the version loaded.
         assert_eq!(
@@ -229,6 +239,8 @@ pub(crate) mod contract {
         let loaded = store.load(&stream).await.unwrap();
         assert_eq!((loaded.version, loaded.state.next), (Some(2), Some(12)));
         assert_eq!(store.load(&other).await.unwrap().version, None);
+        // The clock alone is the clock still, beside a saved state.
+        assert_eq!(store.clock(&stream).await.unwrap(), loaded.clock);
 
         // A race: two containers save on the same version at once; exactly one wins.
         let (s13, s14) = (state(13), state(14));

@@ -21,7 +21,7 @@ use crate::alert::digest::Digest;
 use crate::alert::publisher::AlertPublisher;
 use crate::alert::source::{Source, SourceKind};
 use crate::detect::findings;
-use crate::detect::rates::RateClick;
+use crate::detect::rates::{Batch, RateClick};
 use crate::detect::streams::{self, RateOutcome};
 use crate::handler::{Handler, HandlerError};
 use crate::metrics::InvocationMetrics;
@@ -93,12 +93,13 @@ impl<'a> FirehoseEvent<'a> {
                 })
                 .collect();
             let batch = batch_id(self.invocation_id.as_deref(), &self.records);
+            let counted = Batch::count(&clicks, now, detect);
             streams::observe(
                 handler.state(),
+                handler.scored_through(),
                 stream,
                 &batch,
-                &clicks,
-                now,
+                &counted,
                 deadline,
                 detect,
             )
