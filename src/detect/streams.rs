@@ -52,6 +52,8 @@ pub(crate) struct RateOutcome {
     pub(crate) late: u64,
     /// Store operations made.
     pub(crate) calls: usize,
+    /// Of which whole-state loads, the costly read (the rest are a small item each).
+    pub(crate) loads: usize,
     /// Conditional saves that lost to another container's.
     pub(crate) conflicts: usize,
     /// The store failed or ran out of time: detection was skipped for the batch.
@@ -153,6 +155,7 @@ async fn run(
     let (mut seen, mut next) = match known_next {
         Some(next) => (store.clock(stream).await?, Some(next)),
         None => {
+            outcome.loads += 1;
             let loaded = store.load(stream).await?;
             let seen = (loaded.clock, loaded.state.next);
             known.remember(stream, loaded.state.next);
@@ -191,6 +194,7 @@ async fn run(
             Some(loaded) => loaded,
             None => {
                 outcome.calls += 1;
+                outcome.loads += 1;
                 store.load(stream).await?
             }
         };
@@ -429,6 +433,7 @@ mod tests {
             (3, 4),
             "clock, counts, watermark"
         );
+        assert_eq!(quiet.loads, 0);
         batch(&store, &known, 220).await;
         assert_eq!(store.loads(), 4);
         let closing = batch(&store, &known, 240).await;

@@ -121,6 +121,7 @@ impl<'a> FirehoseEvent<'a> {
             rate_episodes = rates.findings.len(),
             late_clicks = rates.late,
             state_store_calls = rates.calls,
+            state_loads = rates.loads,
             "firehose batch transformed"
         );
         metrics.records_ok = out.tally.ok;
