@@ -226,10 +226,10 @@ async fn run(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::detect::memory::MemoryStore;
     use chrono::{DateTime, Utc};
 
+    use super::*;
+    use crate::detect::memory::MemoryStore;
     use crate::detect::rates::{Clock, RateClick, RateState, WindowCounts};
     use crate::detect::store::{Loaded, StoreFuture};
 
