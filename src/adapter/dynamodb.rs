@@ -190,6 +190,14 @@ fn window_key(stream: &str, window: i64) -> String {
     format!("w#{stream}#{window}")
 }
 
+/// The clock item's attributes; a missing one is a clock not moved that way yet.
+fn clock_item(item: &HashMap<String, AttributeValue>) -> Result<Clock, StoreError> {
+    Ok(Clock {
+        watermark: number(item, "watermark")?,
+        first: number(item, "first")?,
+    })
+}
+
 fn number(item: &HashMap<String, AttributeValue>, name: &str) -> Result<Option<i64>, StoreError> {
     match item.get(name) {
         None => Ok(None),
@@ -266,12 +274,7 @@ impl DynamoStore {
                         .ok_or_else(|| StoreError::Corrupt("state without a version".into()))?;
                     loaded.version = u64::try_from(version).ok();
                 }
-                Some(AttributeValue::S(sk)) if sk == "clock" => {
-                    loaded.clock = Clock {
-                        watermark: number(item, "watermark")?,
-                        first: number(item, "first")?,
-                    };
-                }
+                Some(AttributeValue::S(sk)) if sk == "clock" => loaded.clock = clock_item(item)?,
                 _ => {}
             }
         }
@@ -294,13 +297,7 @@ impl DynamoStore {
             .send()
             .await
             .map_err(unavailable)?;
-        match out.items().first() {
-            Some(item) => Ok(Clock {
-                watermark: number(item, "watermark")?,
-                first: number(item, "first")?,
-            }),
-            None => Ok(Clock::default()),
-        }
+        out.items().first().map_or(Ok(Clock::default()), clock_item)
     }
 
     async fn add_counts_(
