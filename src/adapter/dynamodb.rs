@@ -36,6 +36,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType, TimeToLiveSpecification,
@@ -407,6 +408,15 @@ impl DynamoStore {
 }
 
 impl DynamoStore {
+    /// An update of `source`'s alert claim, the one item both claiming and releasing write.
+    fn update_alert(&self, source: &str) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(format!("a#{source}")))
+            .key(SK, s("alert"))
+    }
+
     async fn claim_alert_(
         &self,
         source: &str,
@@ -415,11 +425,7 @@ impl DynamoStore {
         severity: u8,
     ) -> Result<bool, StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(format!("a#{source}")))
-            .key(SK, s("alert"))
+            .update_alert(source)
             .update_expression("SET #at = :at, #sev = :sev, #e = :e")
             .condition_expression("attribute_not_exists(#at) OR #at <= :cutoff OR #sev < :sev")
             .expression_attribute_names("#at", "at")
@@ -433,18 +439,12 @@ impl DynamoStore {
             .await;
         condition_held(result)
     }
-}
 
-impl DynamoStore {
     /// Sets the claim's time back to 0 (never) if it is still ours: `UpdateItem` again, so the
     /// role needs no `DeleteItem`.
     async fn release_alert_(&self, source: &str, at: i64) -> Result<(), StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(format!("a#{source}")))
-            .key(SK, s("alert"))
+            .update_alert(source)
             .update_expression("SET #at = :never")
             .condition_expression("#at = :at")
             .expression_attribute_names("#at", "at")
