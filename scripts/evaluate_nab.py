@@ -45,30 +45,38 @@ from datetime import datetime
 # and travel time (levels, not counts), the ad exchange's CPC and CPM (prices, mostly below 1, so
 # under the model's minimum expected count and never judged), and the artificial series.
 #
-# The split was fixed before any detector was run: the chosen series sorted by path, taken
-# alternately into TUNING (first, third, ...) and REPORT. Constants are tuned on TUNING only.
+# The split, fixed on 2026-12-03 before any detector was run on it or the second-generation model
+# was written: by NAB folder, so that what is reported comes from data of
+# another kind than what the constants were tuned on. TUNING holds every count series of
+# realAWSCloudwatch and realKnownCause (7 series, 16 windows: machines' bytes and requests, New
+# York's taxis); HELD_OUT holds all of realTweets (10 series, 33 windows: people posting, the
+# closest of NAB's data to people clicking). Constants are tuned on TUNING only; HELD_OUT is
+# scored once, at the end (`--split held-out`). Honest accounting: the first-generation model
+# (before this split) was developed on a split that mixed both folders, so its constants have
+# seen five of these tweet series and its report figures the other five; the second generation is
+# tuned on TUNING alone.
 TUNING = [
     "realAWSCloudwatch/ec2_disk_write_bytes_1ef3de.csv",
+    "realAWSCloudwatch/ec2_disk_write_bytes_c0d644.csv",
     "realAWSCloudwatch/ec2_network_in_257a54.csv",
+    "realAWSCloudwatch/ec2_network_in_5abac7.csv",
     "realAWSCloudwatch/elb_request_count_8c0756.csv",
+    "realAWSCloudwatch/iio_us-east-1_i-a2eb1cd9_NetworkIn.csv",
     "realKnownCause/nyc_taxi.csv",
+]
+HELD_OUT = [
+    "realTweets/Twitter_volume_AAPL.csv",
     "realTweets/Twitter_volume_AMZN.csv",
+    "realTweets/Twitter_volume_CRM.csv",
     "realTweets/Twitter_volume_CVS.csv",
+    "realTweets/Twitter_volume_FB.csv",
     "realTweets/Twitter_volume_GOOG.csv",
+    "realTweets/Twitter_volume_IBM.csv",
     "realTweets/Twitter_volume_KO.csv",
+    "realTweets/Twitter_volume_PFE.csv",
     "realTweets/Twitter_volume_UPS.csv",
 ]
-REPORT = [
-    "realAWSCloudwatch/ec2_disk_write_bytes_c0d644.csv",
-    "realAWSCloudwatch/ec2_network_in_5abac7.csv",
-    "realAWSCloudwatch/iio_us-east-1_i-a2eb1cd9_NetworkIn.csv",
-    "realTweets/Twitter_volume_AAPL.csv",
-    "realTweets/Twitter_volume_CRM.csv",
-    "realTweets/Twitter_volume_FB.csv",
-    "realTweets/Twitter_volume_IBM.csv",
-    "realTweets/Twitter_volume_PFE.csv",
-]
-SPLITS = {"tuning": TUNING, "report": REPORT}
+SPLITS = {"tuning": TUNING, "held-out": HELD_OUT}
 
 # The lab's KDA SQL: RANDOM_CUT_FOREST(cursor, 100, 256, 100000, 1).
 RCF_TREES = 100
@@ -264,9 +272,10 @@ def main():
     )
     parser.add_argument(
         "--split",
-        choices=["tuning", "report", "both"],
-        default="both",
-        help="which split to evaluate; tune on `tuning` only",
+        choices=["tuning", "held-out", "both"],
+        default="tuning",
+        help="which split to evaluate (default: tuning); tune on `tuning` only, and score "
+        "`held-out` once, at the end",
     )
     parser.add_argument("--no-rcf", action="store_true", help="run only our detector")
     parser.add_argument("--rcf-seed", type=int, default=RCF_SEED, help="the forest's seed")
@@ -286,7 +295,7 @@ def main():
     with open(os.path.join(args.nab, "labels", "combined_windows.json")) as f:
         labels = json.load(f)
 
-    splits = ["tuning", "report"] if args.split == "both" else [args.split]
+    splits = ["tuning", "held-out"] if args.split == "both" else [args.split]
     if args.check_scorer:
         check_scorer(args.nab, cost, nab_threshold, labels, splits)
     detectors = ["ours"] if args.no_rcf else ["ours", "RCF@2", "RCF@NAB"]
