@@ -11,7 +11,9 @@ checkout (a clone of numenta/NAB; data/, labels/combined_windows.json and config
 
 Detectors, each run causally over every series (each row judged from the rows before it):
 - ours: `clickstream-lambda detect`, a row flagged where an episode opens (what the Lambda
-  reports);
+  reports), at the default settings (any RATE_* variable of the calling shell is left out);
+- baseline (with `--baseline-bin`): the same command of another build, e.g. the model before a
+  change, side by side on the same rows;
 - RCF@2: RANDOM_CUT_FOREST as the lab configured it in KDA SQL (100 trees, 256 samples per tree,
   time decay 100000, shingle size 1), each value scored and then learned, flagged when its score
   is above 2, the lab's rule. KDA's forest is AWS's managed one; this is AWS's open-source Random
@@ -104,8 +106,12 @@ def read_series(path):
 
 
 def run_ours(binary, path, rows):
-    """Flags from `clickstream-lambda detect`: 1 where an episode opens."""
-    out = subprocess.run([binary, "detect", path], capture_output=True, text=True, check=False)
+    """Flags from `clickstream-lambda detect`: 1 where an episode opens. At the defaults: `detect`
+    reads the RATE_* settings the function reads, and a tuning session's would skew the figures."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RATE_", "DETECT_"))}
+    out = subprocess.run(
+        [binary, "detect", path], capture_output=True, text=True, check=False, env=env
+    )
     if out.returncode != 0:
         sys.exit(f"{binary} detect {path} failed: {out.stderr.strip()}")
     result = list(csv.DictReader(out.stdout.splitlines()))
@@ -278,7 +284,21 @@ def main():
         "`held-out` once, at the end",
     )
     parser.add_argument("--no-rcf", action="store_true", help="run only our detector")
-    parser.add_argument("--rcf-seed", type=int, default=RCF_SEED, help="the forest's seed")
+    parser.add_argument(
+        "--rcf-seed", type=int, default=None, help="the forest's seed (default %d)" % RCF_SEED
+    )
+    parser.add_argument(
+        "--rcf-seeds",
+        default=None,
+        help="comma-separated seeds: the forest is run once per seed, each a column, and the "
+        "spread over seeds summarized (e.g. 42,1,7,123)",
+    )
+    parser.add_argument(
+        "--baseline-bin",
+        default=None,
+        help="another clickstream-lambda binary (e.g. built before a model change), scored "
+        "side by side as `baseline`",
+    )
     parser.add_argument("--per-series", action="store_true", help="also print each series")
     parser.add_argument(
         "--check-scorer",
@@ -296,9 +316,19 @@ def main():
         labels = json.load(f)
 
     splits = ["tuning", "held-out"] if args.split == "both" else [args.split]
+    if args.rcf_seeds:
+        seeds = [int(x) for x in args.rcf_seeds.split(",") if x.strip()]
+    else:
+        seeds = [args.rcf_seed if args.rcf_seed is not None else RCF_SEED]
     if args.check_scorer:
         check_scorer(args.nab, cost, nab_threshold, labels, splits)
-    detectors = ["ours"] if args.no_rcf else ["ours", "RCF@2", "RCF@NAB"]
+    detectors = ["ours"] + (["baseline"] if args.baseline_bin else [])
+    rcf_columns = []
+    if not args.no_rcf:
+        for seed in seeds:
+            suffix = "" if len(seeds) == 1 else f" s{seed}"
+            rcf_columns += [f"RCF@2{suffix}", f"RCF@NAB{suffix}"]
+    detectors += rcf_columns
     print(
         f"NAB standard profile: A_TP={cost['tpWeight']}, A_FP=-{cost['fpWeight']}, "
         f"A_FN=-{cost['fnWeight']}; probationary {PROBATION:.0%}"
@@ -306,8 +336,10 @@ def main():
     if not args.no_rcf:
         print(
             f"RCF@NAB: score/{NAB_RCF_SCALE:g} >= {nab_threshold} (NAB's thresholds.json), "
-            f"i.e. KDA score >= {nab_threshold * NAB_RCF_SCALE:.4f}; RCF@2: KDA score > 2"
+            f"i.e. KDA score >= {nab_threshold * NAB_RCF_SCALE:.4f}; RCF@2: KDA score > 2; "
+            f"forest seeds {', '.join(map(str, seeds))}"
         )
+    width = max(10, max(len(d) for d in detectors) + 1)
     for split in splits:
         results = {d: [] for d in detectors}
         for rel in SPLITS[split]:
@@ -315,30 +347,54 @@ def main():
             timestamps, values = read_series(path)
             windows = window_indices(timestamps, labels[rel])
             flags = {"ours": run_ours(args.bin, path, len(values))}
+            if args.baseline_bin:
+                flags["baseline"] = run_ours(args.baseline_bin, path, len(values))
             if not args.no_rcf:
-                scores = run_rcf(values, args.rcf_seed)
-                flags["RCF@2"] = [int(s > RCF_LAB_THRESHOLD) for s in scores]
-                flags["RCF@NAB"] = [int(s / NAB_RCF_SCALE >= nab_threshold) for s in scores]
+                for seed in seeds:
+                    suffix = "" if len(seeds) == 1 else f" s{seed}"
+                    scores = run_rcf(values, seed)
+                    flags[f"RCF@2{suffix}"] = [int(s > RCF_LAB_THRESHOLD) for s in scores]
+                    flags[f"RCF@NAB{suffix}"] = [
+                        int(s / NAB_RCF_SCALE >= nab_threshold) for s in scores
+                    ]
             for d in detectors:
                 r = score_series(flags[d], windows, cost)
                 results[d].append(r)
                 if args.per_series:
                     one = total([r])
                     print(
-                        f"  {split:6} {rel:58} {d:8} NAB {one['nab']:7.1f}  hit {r['hit']}/"
+                        f"  {split:6} {rel:58} {d:{width}} NAB {one['nab']:7.1f}  hit {r['hit']}/"
                         f"{r['windows']}  false events {r['false_events']:4}  "
-                        f"flagged rows {r['flagged']}"
+                        f"flagged rows {r['flagged']}",
+                        flush=True,
                     )
         print(f"\n{split} split: {len(SPLITS[split])} series")
         print(
-            f"{'detector':10} {'NAB standard':>12} {'windows hit':>12} {'missed':>7} "
+            f"{'detector':{width}} {'NAB standard':>12} {'windows hit':>12} {'missed':>7} "
             f"{'false-alarm events':>19} {'flagged rows':>13}"
         )
+        totals = {d: total(results[d]) for d in detectors}
         for d in detectors:
-            t = total(results[d])
+            t = totals[d]
             print(
-                f"{d:10} {t['nab']:12.1f} {str(t['hit']) + '/' + str(t['windows']):>12} "
+                f"{d:{width}} {t['nab']:12.1f} {str(t['hit']) + '/' + str(t['windows']):>12} "
                 f"{t['missed']:7} {t['false_events']:19} {t['flagged']:13}"
+            )
+        if rcf_columns:
+            best = None
+            for rule in ["RCF@2", "RCF@NAB"]:
+                scores = [totals[c]["nab"] for c in rcf_columns if c.split(" ")[0] == rule]
+                mean = sum(scores) / len(scores)
+                print(
+                    f"{rule}: over {len(scores)} seed(s) min {min(scores):.1f}, mean {mean:.1f}, "
+                    f"max {max(scores):.1f}"
+                )
+                if best is None or mean > best[1]:
+                    best = (rule, mean, max(scores))
+            ours = totals["ours"]["nab"]
+            print(
+                f"ours - the better RCF configuration ({best[0]}): {ours - best[1]:+.1f} against "
+                f"its mean over seeds, {ours - best[2]:+.1f} against its best seed"
             )
 
 

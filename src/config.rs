@@ -110,6 +110,13 @@ fn count(
     Ok(n as u64)
 }
 
+/// The detectors' settings from the process environment, as Lambda mode reads them: what
+/// `detect` judges a CSV series with, so that an operator tries a `RATE_*` setting on their own
+/// traffic exactly as the function would apply it.
+pub(crate) fn detect_settings_from_env() -> Result<DetectSettings, ConfigError> {
+    detect_settings(&|name: &str| std::env::var(name).ok())
+}
+
 /// The detectors' settings from the environment.
 fn detect_settings(
     lookup: &impl Fn(&str) -> Option<String>,

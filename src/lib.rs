@@ -31,4 +31,5 @@ mod transform;
 pub use alert::compose::Alert;
 pub use alert::publisher::{AlertPublisher, Delivery, PublishError};
 pub use config::Config;
+pub use detect::standalone::StandaloneSeries;
 pub use handler::{Handler, HandlerError, Invocation};

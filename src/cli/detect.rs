@@ -1,6 +1,9 @@
 //! `detect`: one series from a CSV file (`timestamp,value`, one row per window, the format of the
 //! public anomaly benchmarks) through exactly what the Lambda applies to each click-rate series:
-//! the same [`SeriesDetector`], [`ModelParams::default`] and [`DetectSettings::default`]. Prints
+//! the same [`SeriesDetector`], [`ModelParams::default`] and the same [`DetectSettings`], read
+//! from the same `RATE_*` variables (`RATE_THRESHOLD`, `RATE_MIN_EXPECTED`; the window and
+//! lateness settings have no say, as a row is one window), so an operator can try a setting on
+//! an export of their own traffic before deploying it. Prints
 //! `timestamp,value,score,anomaly` row by row; `anomaly` is 1 where an episode opens, the moment
 //! the Lambda would report it. `--plot` also draws the series, the expected band and those rows.
 //!
@@ -10,14 +13,15 @@
 mod plot;
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use thiserror::Error;
 
 use super::input;
-use crate::detect::model::{Judgment, ModelParams};
+use crate::detect::model::Judgment;
+use crate::detect::params::ModelParams;
 use crate::detect::series::SeriesDetector;
 use crate::detect::settings::DetectSettings;
 use crate::transform::timestamp::parse_text;
@@ -55,14 +59,15 @@ pub(crate) struct Row {
     pub(crate) anomaly: bool,
 }
 
-/// Reads `input` and hands each judged row to `each`, in order, as soon as it is judged.
-/// Returns how many rows were judged.
+/// Reads `input` and hands each judged row to `each`, in order, as soon as it is judged, with
+/// `settings` (the threshold and minimum expected count matter here). Returns how many rows
+/// were judged.
 pub(crate) fn detect<R: Read>(
     input: R,
+    settings: &DetectSettings,
     mut each: impl FnMut(Row) -> std::io::Result<()>,
 ) -> Result<usize, DetectError> {
     let params = ModelParams::default();
-    let settings = DetectSettings::default();
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -108,7 +113,7 @@ pub(crate) fn detect<R: Read>(
         // it would break causality. The episode's extent is all the end feeds, and `detect`
         // prints none, so the previous row's width stands in for it.
         let end = timestamp + previous.map_or(chrono::Duration::zero(), |p| timestamp - p);
-        let step = series.observe(timestamp, end, value, &params, &settings);
+        let step = series.observe(timestamp, end, value, &params, settings);
         previous = Some(timestamp);
         rows += 1;
         each(Row {
@@ -178,8 +183,21 @@ fn output_record(row: &Row) -> [String; 4] {
     ]
 }
 
+/// The most rows `--plot` keeps to draw. Detection itself keeps nothing per row, so a file of
+/// any length is judged in constant memory; a plot needs its rows, and past this many (some
+/// 150 MB of them, and an SVG no viewer draws well) it shows the first ones and says so, while
+/// every row is still judged and printed.
+pub(crate) const PLOT_ROWS_MAX: usize = 500_000;
+
 /// Judges `file` (or standard input), prints the rows, and draws `plot` if asked.
 pub(super) fn run(file: Option<PathBuf>, plot: Option<PathBuf>) -> ExitCode {
+    let settings = match crate::config::detect_settings_from_env() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("clickstream-lambda: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let name = input::name(file.as_deref());
     let source = match input::lines(file.as_deref()) {
         Ok(source) => source,
@@ -194,17 +212,17 @@ pub(super) fn run(file: Option<PathBuf>, plot: Option<PathBuf>) -> ExitCode {
         .write_record(OUTPUT_HEADER)
         .map_err(|e| DetectError::Write(e.into()))
         .and_then(|()| {
-            detect(source, |row| {
+            detect(source, &settings, |row| {
                 out.write_record(output_record(&row))?;
-                if plot.is_some() {
+                if plot.is_some() && drawn.len() < PLOT_ROWS_MAX {
                     drawn.push(row);
                 }
                 Ok(())
             })
         });
     let flushed = out.flush();
-    match result {
-        Ok(_) => {}
+    let rows = match result {
+        Ok(rows) => rows,
         // A closed pipe (`detect | head`) is the reader's choice, not our failure.
         Err(DetectError::Write(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
             return ExitCode::SUCCESS;
@@ -213,26 +231,23 @@ pub(super) fn run(file: Option<PathBuf>, plot: Option<PathBuf>) -> ExitCode {
             eprintln!("clickstream-lambda: {name}: {e}");
             return ExitCode::FAILURE;
         }
-    }
+    };
     if let Err(e) = flushed
         && e.kind() != std::io::ErrorKind::BrokenPipe
     {
         eprintln!("clickstream-lambda: cannot write the output: {e}");
         return ExitCode::FAILURE;
     }
-    match plot {
-        Some(path) => draw(&path, &name, &drawn),
-        None => ExitCode::SUCCESS,
-    }
-}
-
-fn draw(path: &Path, name: &str, rows: &[Row]) -> ExitCode {
-    let fall = DetectSettings::default().threshold;
-    let thresholds = plot::Thresholds {
-        fall,
-        rise: fall * ModelParams::default().rise_factor,
+    let Some(path) = plot else {
+        return ExitCode::SUCCESS;
     };
-    match plot::draw(path, name, rows, thresholds) {
+    if rows > drawn.len() {
+        eprintln!(
+            "clickstream-lambda: {name}: {rows} rows judged; the plot shows the first {}",
+            drawn.len()
+        );
+    }
+    match plot::draw(&path, &name, &drawn, settings.threshold) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("clickstream-lambda: cannot draw {}: {e}", path.display());
@@ -247,7 +262,7 @@ fn render(text: &str) -> Result<String, DetectError> {
     let mut out = csv::Writer::from_writer(Vec::new());
     out.write_record(OUTPUT_HEADER)
         .map_err(|e| DetectError::Write(e.into()))?;
-    detect(text.as_bytes(), |row| {
+    detect(text.as_bytes(), &DetectSettings::default(), |row| {
         out.write_record(output_record(&row))
             .map_err(std::io::Error::from)
     })?;
@@ -428,17 +443,23 @@ mod tests {
         assert_eq!(again.lines().count(), 3);
         // Rows before the bad one were judged and handed on before the error.
         let mut seen = 0;
-        let result = detect(format!("{good}x,1\n").as_bytes(), |_| {
-            seen += 1;
-            Ok(())
-        });
+        let result = detect(
+            format!("{good}x,1\n").as_bytes(),
+            &DetectSettings::default(),
+            |_| {
+                seen += 1;
+                Ok(())
+            },
+        );
         assert!(result.is_err());
         assert_eq!(seen, 1);
         // Not UTF-8.
         let e = error("timestamp,value\n2015-02-26 21:42:53,\u{fffd}\n");
         assert!(e.starts_with("line 2:"), "{e}");
         let bytes = b"timestamp,value\n2015-02-26 21:42:53,\xff\n";
-        let e = detect(&bytes[..], |_| Ok(())).unwrap_err().to_string();
+        let e = detect(&bytes[..], &DetectSettings::default(), |_| Ok(()))
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("line 2: cannot read the CSV"), "{e}");
     }
 }

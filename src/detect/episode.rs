@@ -112,6 +112,8 @@ mod tests {
             expected: 10.0,
             spread: 1.0,
             score,
+            low: 5.0,
+            high: 15.0,
             judged: true,
             anomalous: score.abs() >= 5.0,
         }

@@ -1,6 +1,10 @@
 //! The rate model: what one series (the site's clicks per window, a page's, the distinct users)
 //! is expected to hold in the next window, and how surprising the window that came is.
 //!
+//! Second generation: the first judged each window alone; this one also judges the mean of the
+//! recent windows (the slow scale, [`Drift`]), so a lasting change too small to be an anomaly in
+//! any single window is seen too, and its rises' memory ([`Novelty`]) is longer.
+//!
 //! A robust seasonal baseline, chosen over a random cut forest because it says what was
 //! expected (the alert's "expected 31"), needs about 3 KB per series, costs constant
 //! time per window, and is deterministic and strictly causal by construction;
@@ -22,6 +26,10 @@
 //!   still be seen.
 //! - A rise must also be new for the series ([`Novelty`]): a series whose normal includes bursts
 //!   of that size is not alarmed by one more.
+//! - Slow scale: a window is also anomalous when the exponentially weighted mean of the recent
+//!   windows' scores (each clipped, so one burst alone cannot carry it) is `threshold` of its
+//!   own learned spreads from zero ([`Drift`]); its score is then that mean's, and its
+//!   direction the mean's sign. It starts once a day has been seen, when the rhythm is in use.
 //! - Learning is robust: a judged value is clipped to the anomaly thresholds around the
 //!   expected value before it is learned, so an anomaly does not teach the model that it is
 //!   normal, while a lasting change of level is still learned, a step at a time.
@@ -32,49 +40,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::drift::Drift;
 use super::novelty::Novelty;
-use super::season::{Factors, Season};
-
-/// The model's constants, the same for every series and for `detect`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct ModelParams {
-    /// Windows learned before any is judged.
-    pub(crate) warm_up: u32,
-    /// Weight of a new window in the level.
-    pub(crate) level_rate: f64,
-    /// Weight of a new window in the residual variance.
-    pub(crate) spread_rate: f64,
-    /// How many times `threshold` spreads a rise needs to be anomalous (a fall needs
-    /// `threshold`).
-    pub(crate) rise_factor: f64,
-    /// Weight of a visit in its seasonal slot's factor (see [`Season`]).
-    pub(crate) slot_rate: f64,
-    /// How much of a rise's ratio above 1 the [`Novelty`] peak keeps per window.
-    pub(crate) peak_decay: f64,
-    /// The upper score quantile a rise must reach ([`Novelty`]'s tail).
-    pub(crate) tail_quantile: f64,
-    /// The tail's step up when a score exceeds it.
-    pub(crate) tail_step: f64,
-}
-
-impl Default for ModelParams {
-    fn default() -> Self {
-        Self {
-            warm_up: 30,
-            level_rate: 0.05,
-            // The noise of a series is a slow property: learned over about two hundred windows, a
-            // quiet spell does not shrink it until ordinary variation looks anomalous.
-            spread_rate: 0.005,
-            rise_factor: 2.0,
-            slot_rate: 0.2,
-            // Tuned on NAB's tuning series (scripts/evaluate_nab.py): a memory of about 50
-            // windows, and the score the series exceeds once in a thousand windows.
-            peak_decay: 0.98,
-            tail_quantile: 0.999,
-            tail_step: 0.3,
-        }
-    }
-}
+use super::params::ModelParams;
+use super::season::{Factors, HOURS_AFTER_DAYS, Season};
 
 /// One series' learned state: about 3 KB (most of it seasonal factors), whatever the traffic.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,6 +55,10 @@ pub(crate) struct RateModel {
     var: f64,
     season: Season,
     novelty: Novelty,
+    /// The slow scale. Absent from a state saved before it existed: it then starts empty and
+    /// warms up in [`ModelParams::drift_warm_up`] judged windows, the rest of the model intact.
+    #[serde(default)]
+    drift: Drift,
     /// The first window learned, to know when a day and a week have been seen.
     since: Option<DateTime<Utc>>,
 }
@@ -96,12 +69,20 @@ pub(crate) struct Judgment {
     pub(crate) expected: f64,
     /// One spread (standard deviation) around `expected`.
     pub(crate) spread: f64,
-    /// `(value - expected) / spread`; 0 when the window was not judged.
+    /// How far from `expected` the window is, in spreads, signed (a fall scored as a Poisson
+    /// deviance residual); where only the slow scale found the window anomalous, the slow
+    /// scale's score. 0 when the window was not judged.
     pub(crate) score: f64,
+    /// The band the window had to leave to be anomalous on its own (the fast scale): below
+    /// `low` a fall (`threshold` spreads down, not below zero), above `high` a rise (`threshold`
+    /// to `threshold × rise_factor` spreads up, by the series' burstiness). A rise must also be
+    /// new for the series, so `high` is where a rise may begin to be an anomaly.
+    pub(crate) low: f64,
+    pub(crate) high: f64,
     /// False during the warm-up or when too little is expected to judge.
     pub(crate) judged: bool,
-    /// Judged, and beyond the threshold on its side: `threshold` for a fall,
-    /// `threshold × rise_factor` for a rise.
+    /// Judged, and beyond the band (and, for a rise, new), or the slow scale's mean score
+    /// beyond `threshold` of its own spreads.
     pub(crate) anomalous: bool,
 }
 
@@ -113,12 +94,18 @@ impl Default for RateModel {
             var: 0.0,
             season: Season::default(),
             novelty: Novelty::default(),
+            drift: Drift::default(),
             since: None,
         }
     }
 }
 
 impl RateModel {
+    /// The bytes it holds on the heap (its seasonal factors; the rest is inline).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.season.heap_bytes()
+    }
+
     fn days_seen(&self, at: DateTime<Utc>) -> i64 {
         self.since.map_or(0, |s| (at - s).num_days())
     }
@@ -168,8 +155,22 @@ impl RateModel {
         let bursty = ((overdispersion - 1.0) / 3.0).clamp(0.0, 1.0);
         let rise = threshold * (1.0 + (params.rise_factor - 1.0) * bursty);
         let ratio = (expected > 0.0).then(|| value / expected);
-        let anomalous = judged
+        let fast = judged
             && ((score >= rise && self.novelty.is_new_rise(ratio, score)) || score <= -threshold);
+        // The slow scale averages the linear residual: for a lasting change the deviance's
+        // sharper view of silence adds nothing, and the linear one is symmetric. It starts once
+        // the daily rhythm is in use: before, a level chasing the rhythm lags it for hours, a
+        // lasting residual of the model's own making that a busy series would report.
+        let slow = if judged && self.days_seen(at) >= HOURS_AFTER_DAYS {
+            self.drift.step((value - expected) / spread, params)
+        } else {
+            None
+        };
+        let drifted = slow.filter(|s| s.abs() >= threshold);
+        let (anomalous, reported) = match drifted {
+            Some(slow) if !fast => (true, slow),
+            _ => (fast, score),
+        };
         let learned = if warm {
             value.clamp(
                 (expected - threshold * spread).max(0.0),
@@ -189,7 +190,9 @@ impl RateModel {
         Judgment {
             expected,
             spread,
-            score,
+            score: reported,
+            low: (expected - threshold * spread).max(0.0),
+            high: expected + rise * spread,
             judged,
             anomalous,
         }
@@ -490,5 +493,65 @@ mod tests {
     fn the_same_input_gives_the_same_judgments() {
         let values: Vec<f64> = (0..200).map(|m| daily(m, 40.0).round()).collect();
         assert_eq!(run(&values), run(&values));
+    }
+
+    #[test]
+    fn a_lasting_shift_too_small_for_any_one_window_is_found_by_the_slow_scale() {
+        // 400 a minute, Poisson (a spread of 20), then 460 from the second day's minute 400 on:
+        // three spreads up, not five in any one window, but it lasts. The slow scale starts
+        // after the first day, once the rhythm is in use.
+        let shift = 1440 + 400;
+        let mut rng = fastrand::Rng::with_seed(21);
+        let values: Vec<f64> = (0..shift + 120)
+            .map(|i| poisson(&mut rng, if i < shift { 400.0 } else { 460.0 }))
+            .collect();
+        let judged = run(&values);
+        assert!(judged[..shift].iter().all(|j| !j.anomalous));
+        let first = judged[shift..].iter().position(|j| j.anomalous);
+        let first = first.expect("the shift is found") + shift;
+        assert!(first < shift + 20, "found at window {first}");
+        let j = judged[first];
+        // Reported with the slow scale's score, upwards, from inside the band.
+        assert!(j.score >= 5.0 && values[first] < j.high, "{j:?}");
+        // The first day's windows are judged by the fast scale alone.
+        let mut day_one = RateModel::default();
+        let p = ModelParams::default();
+        for (i, v) in values[..1440].iter().enumerate() {
+            day_one.observe(start() + Duration::minutes(i as i64), *v, &p, 5.0, 5.0);
+        }
+        assert_eq!(day_one.drift, Drift::default());
+    }
+
+    #[test]
+    fn the_band_is_the_fast_thresholds_around_what_was_expected() {
+        let judged = run(&[100.0; 40]);
+        let j = judged[39];
+        assert!(j.judged);
+        // Steady at 100 with no variance: Poisson spread 10, so 50 to 150.
+        assert!(
+            (j.low - 50.0).abs() < 1e-6 && (j.high - 150.0).abs() < 1e-6,
+            "{j:?}"
+        );
+    }
+
+    #[test]
+    fn a_state_saved_before_the_slow_scale_reads_back_with_it_empty() {
+        // What a stack deployed with the first generation saved: the same model without `drift`.
+        let mut m = RateModel::default();
+        let p = ModelParams::default();
+        for i in 0..100 {
+            m.observe(
+                start() + Duration::minutes(i),
+                50.0 + (i % 7) as f64,
+                &p,
+                5.0,
+                5.0,
+            );
+        }
+        let mut old = serde_json::to_value(&m).unwrap();
+        old.as_object_mut().unwrap().remove("drift");
+        let read: RateModel = serde_json::from_value(old).unwrap();
+        assert_eq!(read.drift, Drift::default());
+        assert_eq!((read.seen, read.level, read.var), (m.seen, m.level, m.var));
     }
 }

@@ -31,8 +31,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::episode::Episode;
-use super::model::ModelParams;
 use super::page::{OTHER_PAGES, normalize};
+use super::params::ModelParams;
 use super::series::SeriesDetector;
 use super::settings::DetectSettings;
 

@@ -25,13 +25,13 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::model::ModelParams;
+use super::params::ModelParams;
 
 const HOURS: usize = 24;
 const WEEKDAYS: usize = 7;
 const WEEK_HOURS: usize = HOURS * WEEKDAYS;
 /// Days seen before each set of factors is used.
-const HOURS_AFTER_DAYS: i64 = 1;
+pub(crate) const HOURS_AFTER_DAYS: i64 = 1;
 const WEEKDAYS_AFTER_DAYS: i64 = 7;
 const WEEK_HOURS_AFTER_DAYS: i64 = 14;
 /// 1970-01-01, day 0 of Unix time, was a Thursday: day 3 of a week from Monday.
@@ -98,6 +98,17 @@ fn position(at: DateTime<Utc>) -> Position {
 }
 
 impl Season {
+    /// The bytes its factors and visit counts hold on the heap.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        [&self.hours, &self.weekdays, &self.week_hours]
+            .iter()
+            .map(|s| {
+                s.factors.capacity() * std::mem::size_of::<f64>()
+                    + s.visits.capacity() * std::mem::size_of::<u32>()
+            })
+            .sum()
+    }
+
     /// The factors at `at`, `days_seen` days after the series began (1 where not yet learned).
     pub(crate) fn factors(&self, at: DateTime<Utc>, days_seen: i64) -> Factors {
         let p = position(at);

@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::episode::{Episode, Episodes};
-use super::model::{Judgment, ModelParams, RateModel};
+use super::model::{Judgment, RateModel};
+use super::params::ModelParams;
 use super::settings::DetectSettings;
 
 /// A series' whole state: its model and its episodes.
@@ -52,6 +53,11 @@ impl SeriesDetector {
     /// The open episode, if any.
     pub(crate) fn current(&self) -> Option<&Episode> {
         self.episodes.current()
+    }
+
+    /// The bytes it holds in memory, inline and on the heap.
+    pub(crate) fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.model.heap_bytes()
     }
 }
 

@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::model::ModelParams;
+use super::params::ModelParams;
 use super::rates::{Batch, Clock, RateFinding, closable, is_late};
 use super::settings::DetectSettings;
 use super::store::{Saved, StateStore, StoreError};

@@ -1,6 +1,8 @@
-//! `detect --plot`: the series, the band the model expected it in (from expected − threshold ×
-//! spread to expected + rise threshold × spread, where the window was judged: outside it a
-//! window is anomalous) and the windows where an episode opened, as one SVG.
+//! `detect --plot`: the series, the band the model expected it in (the judgment's own `low` to
+//! `high`: `threshold` spreads below what was expected, and `threshold` to `threshold ×
+//! rise_factor` spreads above it by the series' burstiness, where the window was judged; on its
+//! own a window is anomalous only outside it) and the windows where an episode opened (also
+//! those the slow scale found, inside the band), as one SVG.
 //!
 //! The x axis is the row number, labelled with the rows' timestamps as given, so a series with
 //! gaps or irregular timestamps still draws one step per window, as the model saw it.
@@ -10,25 +12,14 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::Row;
+use crate::detect::params::ModelParams;
 
 const SIZE: (u32, u32) = (1600, 600);
 const BAND: RGBColor = RGBColor(158, 202, 225);
 const EXPECTED: RGBColor = RGBColor(49, 130, 189);
 
-/// The anomaly thresholds, in spreads below and above the expected value.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Thresholds {
-    pub(super) fall: f64,
-    pub(super) rise: f64,
-}
-
 /// Draws `rows` of the series `name` into the SVG file `path`.
-pub(super) fn draw(
-    path: &Path,
-    name: &str,
-    rows: &[Row],
-    thresholds: Thresholds,
-) -> Result<(), String> {
+pub(super) fn draw(path: &Path, name: &str, rows: &[Row], threshold: f64) -> Result<(), String> {
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let n = rows.len().max(2) as f64;
@@ -65,11 +56,11 @@ pub(super) fn draw(
     for run in judged_runs(rows) {
         let upper = run
             .clone()
-            .map(|i| (i as f64, bound(&rows[i], thresholds.rise).min(top)));
+            .map(|i| (i as f64, rows[i].judgment.high.min(top)));
         let lower = run
             .clone()
             .rev()
-            .map(|i| (i as f64, bound(&rows[i], -thresholds.fall).min(top)));
+            .map(|i| (i as f64, rows[i].judgment.low.min(top)));
         let polygon = Polygon::new(upper.chain(lower).collect::<Vec<_>>(), BAND.mix(0.6));
         let first = !band_labelled;
         band_labelled = true;
@@ -79,8 +70,8 @@ pub(super) fn draw(
         if first {
             drawn
                 .label(format!(
-                    "expected − {} to + {} × spread",
-                    thresholds.fall, thresholds.rise
+                    "expected − {threshold} × spread to + {threshold}..{} × spread",
+                    threshold * ModelParams::DEFAULT.rise_factor
                 ))
                 .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 20, y + 5)], BAND.filled()));
         }
@@ -125,12 +116,6 @@ pub(super) fn draw(
     root.present().map_err(|e| e.to_string())
 }
 
-/// expected + `spreads` × spread, not below zero.
-fn bound(row: &Row, spreads: f64) -> f64 {
-    let j = &row.judgment;
-    (j.expected + spreads * j.spread).max(0.0)
-}
-
 /// The index ranges of consecutive judged rows.
 fn judged_runs(rows: &[Row]) -> Vec<std::ops::Range<usize>> {
     let mut runs = Vec::new();
@@ -155,6 +140,7 @@ fn judged_runs(rows: &[Row]) -> Vec<std::ops::Range<usize>> {
 mod tests {
     use super::super::detect;
     use super::*;
+    use crate::detect::settings::DetectSettings;
 
     #[test]
     fn the_svg_holds_the_series_the_band_and_the_flagged_windows() {
@@ -168,7 +154,7 @@ mod tests {
             text.push_str(&format!("2015-03-01 {:02}:{:02}:00,{v}\n", i / 60, i % 60));
         }
         let mut rows = Vec::new();
-        detect(text.as_bytes(), |r| {
+        detect(text.as_bytes(), &DetectSettings::default(), |r| {
             rows.push(r);
             Ok(())
         })
@@ -179,11 +165,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("detect-plot-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("series.svg");
-        let thresholds = Thresholds {
-            fall: 5.0,
-            rise: 10.0,
-        };
-        draw(&path, "series.csv", &rows, thresholds).unwrap();
+        draw(&path, "series.csv", &rows, 5.0).unwrap();
         let svg = std::fs::read_to_string(&path).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
 
@@ -233,6 +215,8 @@ mod tests {
                 expected: 1.0,
                 spread: 1.0,
                 score: 0.0,
+                low: 0.0,
+                high: 2.0,
                 judged,
                 anomalous: false,
             },
