@@ -31,6 +31,15 @@ pub(crate) struct Drift {
 }
 
 impl Drift {
+    /// The slow scale of a series whose stored state has none: saved before it existed.
+    pub(crate) fn missing() -> Self {
+        tracing::info!(
+            "rate model state saved without a slow scale (the first-generation model): it starts \
+             empty and warms up, the rest of the series' learning kept"
+        );
+        Self::default()
+    }
+
     /// Takes one judged window's score (its residual in spreads, signed) and returns the slow
     /// scale's score, the mean in its own spreads, once [`ModelParams::drift_warm_up`] windows
     /// have been averaged.

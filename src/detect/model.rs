@@ -55,9 +55,11 @@ pub(crate) struct RateModel {
     var: f64,
     season: Season,
     novelty: Novelty,
-    /// The slow scale. Absent from a state saved before it existed: it then starts empty and
-    /// warms up in [`ModelParams::drift_warm_up`] judged windows, the rest of the model intact.
-    #[serde(default)]
+    /// The slow scale. Absent from a state saved before it existed (a stack deployed with the
+    /// first generation): it then starts empty, with a log line saying so, and warms up in
+    /// [`ModelParams::drift_warm_up`] judged windows, the rest of the model intact. (The first
+    /// generation reading this state back, after a rollback, ignores the field.)
+    #[serde(default = "Drift::missing")]
     drift: Drift,
     /// The first window learned, to know when a day and a week have been seen.
     since: Option<DateTime<Utc>>,
