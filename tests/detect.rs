@@ -276,11 +276,7 @@ fn bad_or_odd_input_gets_a_clear_error_or_a_defined_answer() {
     );
 }
 
-/// Peak resident memory of a finished child, in KiB, from `wait4`.
-#[expect(
-    clippy::zombie_processes,
-    reason = "the child is reaped by wait4, which also gives its rusage"
-)]
+/// Peak resident memory of a child once it has finished, in KiB, from `wait4` (which reaps it).
 fn peak_rss_kib(mut child: std::process::Child) -> (std::process::ExitStatus, i64) {
     let pid = child.id() as libc::pid_t;
     drop(child.stdin.take());
