@@ -184,8 +184,8 @@ fn output_record(row: &Row) -> [String; 4] {
 }
 
 /// The most rows `--plot` keeps to draw. Detection itself keeps nothing per row, so a file of
-/// any length is judged in constant memory; a plot needs its rows, and past this many (some
-/// 150 MB of them, and an SVG no viewer draws well) it shows the first ones and says so, while
+/// any length is judged in constant memory; a plot needs its rows, and past this many (about
+/// 120 MB of them, and an SVG no viewer draws well) it shows the first ones and says so, while
 /// every row is still judged and printed.
 pub(crate) const PLOT_ROWS_MAX: usize = 500_000;
 
