@@ -57,7 +57,8 @@ from datetime import datetime
 # York's taxis); HELD_OUT holds all of realTweets (10 series, 33 windows: people posting, the
 # closest of NAB's data to people clicking). Constants are tuned on TUNING only; HELD_OUT is
 # scored once, at the end (`--split held-out`); it was, once, on 2026-12-03, for the second
-# generation, in the side-by-side run the README quotes, and nothing was changed after it.
+# generation, in the side-by-side run the README quotes, and nothing was changed after it (a
+# second look, a diagnosis taking the change apart, is in the README too).
 # Honest accounting: the first-generation model
 # (before this split) was developed on a split that mixed both folders, so its constants have
 # seen five of these tweet series and its report figures the other five; the second generation is
