@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -129,9 +130,21 @@ class Site:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def serve(self, endpoint: str, config: dict[str, Any], before: str = "") -> str:
-        """Builds the page with the snippet initialised with ``config``; returns its URL."""
+    def serve(self, endpoint: str, config: dict[str, Any], before: str = "", tag: bool = False) -> str:
+        """Builds the page with the snippet initialised with ``config`` (or, with ``tag``, by
+        the script tag's data attributes alone); returns its URL."""
         config = {"endpoint": endpoint, **config}
+        if tag:
+            attributes = " ".join(
+                f'data-{re.sub("([A-Z])", lambda m: "-" + m.group(1).lower(), k)}="{v}"'
+                for k, v in config.items()
+            )
+            include = f'<script src="/web/clickstream.js" {attributes}></script>'
+        else:
+            include = (
+                '<script src="/web/clickstream.js"></script>\n'
+                f"<script>ClickStream.init({json.dumps(config)});</script>"
+            )
         boxes = "\n".join(
             f'<div style="position:absolute;left:{x}px;top:{y}px;width:{w}px;height:{h}px" {attrs}>{inner}</div>'
             for (x, y, w, h), attrs, inner in (
@@ -147,8 +160,7 @@ class Site:
 <html><head><meta charset="utf-8"><title>shop</title>
 <style>html, body {{ margin: 0; padding: 0; }}</style>
 <script>{before}</script>
-<script src="/web/clickstream.js"></script>
-<script>ClickStream.init({json.dumps(config)});</script>
+{include}
 </head><body>
 {boxes}
 </body></html>"""
@@ -345,6 +357,29 @@ def test_a_batch_leaves_after_flush_ms_while_the_page_stays(browser, site, stand
     }
     (only,) = delivered(aws_client, bucket)
     assert [without_time(r) for r in only] == expected
+    browser.get("about:blank")
+
+
+def test_the_script_tag_alone_starts_it_with_one_anonymous_user_per_tab(browser, site, standin, stream, aws_client):
+    """data-endpoint starts the snippet; without a user id, one random id is kept for the tab
+    across pages of the site, and a new tab session gets another."""
+    url = site.serve(standin.url, {"maxRecords": 1}, tag=True)
+    browser.get(url)
+    click_at(browser, "buy", 0, 0)
+    browser.get(url)
+    click_at(browser, "plain", 0, 0)
+    posts = wait_for_posts(standin, 2)
+    users = {json.loads(p.body)["records"][0]["user_id"] for p in posts}
+    assert len(users) == 1, users
+    (user,) = users
+    assert re.fullmatch(r"anon-[0-9a-f]{16}", user), user
+    browser.execute_script("sessionStorage.clear()")
+    browser.get(url)
+    click_at(browser, "buy", 0, 0)
+    posts = wait_for_posts(standin, 3)
+    assert json.loads(posts[2].body)["records"][0]["user_id"] not in (user, None)
+    records = [r for o in delivered(aws_client, stream[1]) for r in o]
+    assert canonical(records) == canonical([json.loads(p.body)["records"][0] for p in posts])
     browser.get("about:blank")
 
 
