@@ -156,13 +156,16 @@
     }
   }
 
+  // true once the browser has taken the body. A beacon the browser refuses (false: its
+  // in-flight quota is full) is not retried with fetch, which shares that quota; the batch stays
+  // queued. fetch is for browsers without sendBeacon, or whose sendBeacon throws.
   function send(body) {
-    try {
-      if (typeof global.navigator.sendBeacon === "function" &&
-          global.navigator.sendBeacon(options.endpoint, body)) {
-        return true;
-      }
-    } catch (e) { /* fall back to fetch */ }
+    var beacon = global.navigator.sendBeacon;
+    if (typeof beacon === "function") {
+      try {
+        return beacon.call(global.navigator, options.endpoint, body);
+      } catch (e) { /* fall back to fetch */ }
+    }
     if (typeof global.fetch !== "function") return false;
     try {
       global.fetch(options.endpoint, {

@@ -383,6 +383,28 @@ def test_the_script_tag_alone_starts_it_with_one_anonymous_user_per_tab(browser,
     browser.get("about:blank")
 
 
+def test_a_batch_the_browser_refuses_stays_queued_and_leaves_at_the_next_flush(browser, site, standin, stream, aws_client):
+    """sendBeacon answers false when the page's in-flight quota is full: the batch is kept and
+    sent by the next flush, not lost and not sent twice."""
+    refuse_once = (
+        "(function () { var real = navigator.sendBeacon, refused = 0;"
+        " navigator.sendBeacon = function (url, body) {"
+        " if (refused++ === 0) return false; return real.call(navigator, url, body); }; })();"
+    )
+    browser.get(site.serve(standin.url, {"userId": 4242, "maxRecords": 2, "flushMs": 500}, before=refuse_once))
+    expected = [click_at(browser, "buy", 0, 0), click_at(browser, "inner", 0, 0)]
+    (post,) = wait_for_posts(standin, 1)
+    assert [without_time(r) for r in json.loads(post.body)["records"]] == expected
+    time.sleep(0.7)
+    assert len(standin.posts()) == 1
+    assert browser.execute_script("return ClickStream.stats()") == {
+        "recorded": 2, "sent": 2, "batches": 1, "dropped": 0, "queued": 0,
+    }
+    (only,) = delivered(aws_client, stream[1])
+    assert [without_time(r) for r in only] == expected
+    browser.get("about:blank")
+
+
 def test_without_sendbeacon_it_falls_back_to_fetch_with_keepalive(browser, site, standin, stream, aws_client):
     _, bucket = stream
     no_beacon = "Object.defineProperty(Navigator.prototype, 'sendBeacon', {value: undefined});"
