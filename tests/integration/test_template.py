@@ -270,3 +270,171 @@ def test_the_state_table_is_the_one_the_code_uses_with_least_privilege(template)
     assert len(dynamo) == 1, dynamo
     assert set(dynamo[0]["Action"]) == called
     assert dynamo[0]["Resource"] == {"Fn::GetAtt": [table_name, "Arn"]}
+
+
+# --------------------------------------------------------------------------------------------
+# The ingestion endpoint (IngestApi): the contract web/clickstream.js and
+# tests/integration/ingest_standin.py rely on
+# --------------------------------------------------------------------------------------------
+
+# Firehose PutRecordBatch's quotas, and how many bytes a string character can take once
+# written back as JSON by the mapping: an astral character as two \uXXXX escapes.
+PUT_RECORD_BATCH_RECORDS = 500
+PUT_RECORD_BATCH_BYTES = 4 * 1024 * 1024
+FIREHOSE_RECORD_BYTES = 1000 * 1024
+WORST_BYTES_PER_CHARACTER = 12
+INGEST_CORS_OUTPUT = '{"failedPutCount": $input.json(\'$.FailedPutCount\')}'
+
+
+def transform_required_fields() -> set[str]:
+    """The click fields the transform refuses a record without (outside its tests)."""
+    code = "".join(
+        _read(name).split("#[cfg(test)]\nmod tests")[0]
+        for name in ("transform/click.rs", "transform/mod.rs")
+    )
+    fields = set(re.findall(r'MissingField\("(\w+)"\)', code))
+    fields |= set(re.findall(r'string_field\(&?fields, "(\w+)"\)', code))
+    assert {"timestamp", "event_type"} <= fields, fields
+    return fields
+
+
+@pytest.fixture(scope="module")
+def ingest(template: dict[str, Any]) -> dict[str, Any]:
+    return {name: r for name, r in template["Resources"].items() if name.startswith("Ingest")}
+
+
+@pytest.fixture(scope="module")
+def click_schema(ingest: dict[str, Any]) -> dict[str, Any]:
+    schema = ingest["IngestClicksModel"]["Properties"]["Schema"]
+    assert schema["$schema"] == "http://json-schema.org/draft-04/schema#", "API Gateway's draft"
+    return schema
+
+
+def test_the_endpoint_puts_into_the_one_stream_with_a_role_that_may_do_nothing_else(ingest):
+    post = ingest["IngestClicksPost"]["Properties"]
+    integration = post["Integration"]
+    assert integration["Type"] == "AWS"
+    assert integration["Uri"]["Fn::Sub"].endswith(":firehose:action/PutRecordBatch")
+    assert integration["Credentials"] == {"Fn::GetAtt": ["IngestRole", "Arn"]}
+    assert integration["PassthroughBehavior"] == "NEVER", "other content types are refused"
+    (statement,) = [
+        s
+        for p in ingest["IngestRole"]["Properties"]["Policies"]
+        for s in p["PolicyDocument"]["Statement"]
+    ]
+    assert statement["Effect"] == "Allow"
+    assert statement["Action"] == "firehose:PutRecordBatch"
+    assert statement["Resource"] == {"Fn::GetAtt": ["ClickStreamingFirehose", "Arn"]}
+    assert "ManagedPolicyArns" not in ingest["IngestRole"]["Properties"]
+
+
+def test_the_mapping_is_one_record_per_element_of_records_as_the_stand_in_does(ingest):
+    """The stand-in (ingest_standin.records_of) implements exactly this VTL: each element of
+    `records`, as JSON, base64, one record of one PutRecordBatch to the template's stream."""
+    integration = ingest["IngestClicksPost"]["Properties"]["Integration"]
+    (content_type,) = integration["RequestTemplates"]
+    assert content_type == "text/plain", "what sendBeacon sends, without a preflight"
+    vtl = integration["RequestTemplates"][content_type]["Fn::Sub"]
+    lines = [line.strip() for line in vtl.strip().splitlines()]
+    assert lines == [
+        '{"DeliveryStreamName": "${ClickStreamingFirehose}", "Records": [',
+        "#foreach($click in $input.path('$.records'))",
+        '{"Data": "$util.base64Encode($input.json("$.records[$foreach.index]"))"}#if($foreach.hasNext),#end',
+        "#end",
+        "]}",
+    ]
+    post = ingest["IngestClicksPost"]["Properties"]
+    assert post["RequestModels"] == {"$default": {"Ref": "IngestClicksModel"}}
+    validator = ingest["IngestRequestValidator"]["Properties"]
+    assert validator["ValidateRequestBody"] is True
+    assert post["RequestValidatorId"] == {"Ref": "IngestRequestValidator"}
+
+
+def test_the_model_requires_what_the_transform_requires_and_refuses_the_producer_flag(click_schema):
+    assert click_schema["required"] == ["records"]
+    assert click_schema["additionalProperties"] is False
+    item = click_schema["properties"]["records"]["items"]
+    assert set(item["required"]) == transform_required_fields()
+    assert item["additionalProperties"] is False
+    assert "anomaly_detected" not in item["properties"], "a browser must not raise alerts"
+    assert set(item["properties"]) == {
+        "timestamp", "user_id", "page_url", "event_type", "element_id", "x_coordinate", "y_coordinate",
+    }
+
+
+def worst_value_bytes(spec: dict[str, Any]) -> int:
+    kinds = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
+    sizes = []
+    for kind in kinds:
+        if kind == "string":
+            sizes.append(2 + WORST_BYTES_PER_CHARACTER * spec["maxLength"])
+        elif kind == "integer":
+            sizes.append(max(len(str(spec["minimum"])), len(str(spec["maximum"]))))
+        else:
+            pytest.fail(f"{kind}: a type whose text the model cannot bound")
+    return max(sizes)
+
+
+def test_every_request_the_model_passes_fits_put_record_batch(click_schema):
+    records = click_schema["properties"]["records"]
+    assert 1 <= records["minItems"] <= records["maxItems"] <= PUT_RECORD_BATCH_RECORDS
+    fields = records["items"]["properties"]
+    worst_record = 2 + sum(len(json.dumps(name)) + 2 + worst_value_bytes(spec) for name, spec in fields.items())
+    assert worst_record <= FIREHOSE_RECORD_BYTES
+    # The whole call, its records in base64 (as the JSON request carries them).
+    worst_call = records["maxItems"] * (4 * worst_record // 3 + 16) + 200
+    assert worst_call <= PUT_RECORD_BATCH_BYTES, worst_call
+
+
+def test_the_snippet_cuts_fields_to_the_models_limits(click_schema):
+    text = (REPO_ROOT / "web" / "clickstream.js").read_text(encoding="utf-8")
+    block = text[text.index("var LIMITS = {") : text.index("};", text.index("var LIMITS = {"))]
+    limits = {k: int(v) for k, v in re.findall(r"(\w+): (\d+)", block)}
+    records = click_schema["properties"]["records"]
+    fields = records["items"]["properties"]
+    assert limits["records"] == records["maxItems"]
+    for name in ("timestamp", "user_id", "page_url", "event_type", "element_id"):
+        assert limits[name] == fields[name]["maxLength"], name
+    for name in ("x_coordinate", "y_coordinate"):
+        assert (fields[name]["minimum"], fields[name]["maximum"]) == (0, limits["coordinate"])
+
+
+def cors_block(response: dict[str, Any]) -> list[str]:
+    return response["ResponseTemplates"]["application/json"]["Fn::Sub"].strip().splitlines()
+
+
+def test_cors_answers_from_the_allowed_origins_parameter_the_same_way_twice(template, ingest):
+    (ok, refused) = ingest["IngestClicksPost"]["Properties"]["Integration"]["IntegrationResponses"]
+    (preflight,) = ingest["IngestClicksOptions"]["Properties"]["Integration"]["IntegrationResponses"]
+    assert ok["StatusCode"] == "200" and "SelectionPattern" not in ok
+    assert refused["StatusCode"] == "502" and re.fullmatch(refused["SelectionPattern"], "403")
+    post_lines = cors_block(ok)
+    assert post_lines[-1] == INGEST_CORS_OUTPUT
+    assert post_lines[:-1] == cors_block(preflight), "one CORS block in both answers"
+    assert '#set($allowed = ",${IngestAllowedOrigins},")' in post_lines
+    assert preflight["ResponseParameters"]["method.response.header.Access-Control-Allow-Methods"] == "'POST,OPTIONS'"
+    parameter = template["Parameters"]["IngestAllowedOrigins"]
+    pattern = parameter["AllowedPattern"]
+    for good in ("*", "https://www.example.com", "https://a.example,http://127.0.0.1:8000"):
+        assert re.fullmatch(pattern, good), good
+    for bad in ("", "https://a.example/", "https://a.example, https://b.example", "example.com"):
+        assert not re.fullmatch(pattern, bad), bad
+
+
+def test_the_stage_throttles_logs_access_and_is_the_output(template, ingest):
+    stage = ingest["IngestStage"]["Properties"]
+    (settings,) = stage["MethodSettings"]
+    assert (settings["ResourcePath"], settings["HttpMethod"]) == ("/*", "*")
+    assert settings["ThrottlingRateLimit"] == {"Ref": "IngestThrottleRateLimit"}
+    assert settings["ThrottlingBurstLimit"] == {"Ref": "IngestThrottleBurstLimit"}
+    assert settings["DataTraceEnabled"] is False, "bodies are never logged"
+    assert stage["AccessLogSetting"]["DestinationArn"] == {"Fn::GetAtt": ["IngestAccessLogGroup", "Arn"]}
+    json.loads(stage["AccessLogSetting"]["Format"])
+    assert ingest["IngestAccessLogGroup"]["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["ClickstreamKey", "Arn"]}
+    assert set(ingest["IngestDeployment"]["DependsOn"]) == {"IngestClicksPost", "IngestClicksOptions"}
+    path = ingest["IngestClicksResource"]["Properties"]["PathPart"]
+    url = template["Outputs"]["IngestEndpointUrl"]["Value"]["Fn::Sub"]
+    assert url == f"https://${{IngestApi}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/${{IngestStage}}/{path}"
+    groups = template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    (grouped,) = [g["Parameters"] for g in groups if g["Label"]["default"].startswith("Ingestion")]
+    assert sorted(grouped) == sorted(p for p in template["Parameters"] if p.startswith("Ingest"))
