@@ -4,6 +4,10 @@
 //! Table: partition key `pk` (S), sort key `sk` (S), on-demand capacity, TTL on `expires`
 //! (seconds since the epoch). `state init` and the template create exactly this. Items:
 //!
+//! `<stream>` below is the state's key, the delivery stream and the window length
+//! (`arn:...:deliverystream/NAME#60s`, `crate::detect::streams::state_key`): a changed
+//! `RATE_WINDOW_SECONDS` starts items of its own, and the other length's expire.
+//!
 //! | `pk` | `sk` | Attributes | Written by |
 //! | --- | --- | --- | --- |
 //! | `s#<stream>` | `state` | `version` (N), `body` (S: [`RateState`] as JSON) | `save`: a `PutItem` conditional on the version loaded (optimistic concurrency) |

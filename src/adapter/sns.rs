@@ -50,6 +50,16 @@ fn attribute(data_type: &str, value: String) -> Result<MessageAttributeValue, Pu
 }
 
 impl AlertPublisher for SnsPublisher {
+    /// One `Publish` with these message attributes, which subscription filter policies select
+    /// on (docs/contracts.md#the-alert):
+    ///
+    /// | Name | Type | Value |
+    /// | --- | --- | --- |
+    /// | `severity` | String | `info`, `warning` or `critical` ([`Severity::as_str`]); the template's SMS subscription lets through those of at least `SmsMinSeverity` |
+    /// | `anomaly_count` | Number | the anomalies the alert reports, held-back ones included |
+    /// | `source` | String | `firehose`, `kinesis-analytics`, `kinesis-stream` or `direct` |
+    ///
+    /// [`Severity::as_str`]: crate::alert::severity::Severity::as_str
     async fn publish(&self, alert: &Alert) -> Result<Delivery, PublishError> {
         let output = self
             .client

@@ -8,6 +8,7 @@ mod evaluate;
 mod generate;
 mod input;
 mod invoke;
+mod processed;
 mod replay;
 mod state;
 
@@ -72,9 +73,20 @@ enum Command {
     /// With --containers K, events are dealt round robin over K handlers that share one state
     /// store (the STATE_TABLE table, or one memory), K at a time and concurrently, as Lambda
     /// runs overlapping batches in K containers.
+    ///
+    /// With --processed, the files are the processed bucket's JSON lines (the records this
+    /// function wrote under weblogs/), rebuilt into the Firehose batches they came in: the
+    /// lines sharing a processed_at are one batch, each record arriving at its arrival_time.
+    /// The files are merged by processed_at, each read in its own order, so give each
+    /// partition's objects concatenated in key order (or the objects themselves). A line that
+    /// is not one of those records is logged and left out, and the exit status is then 1.
     Replay {
-        /// Files of events, read in order; `-` or nothing reads standard input.
+        /// Files of events (or of processed lines), read in order; `-` or nothing reads
+        /// standard input.
         files: Vec<PathBuf>,
+        /// The files hold the processed bucket's JSON lines, not events.
+        #[arg(long)]
+        processed: bool,
         /// Handlers (containers) the events are dealt over, from 1 to 64.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
         containers: u16,
@@ -152,7 +164,11 @@ pub fn run(cli: Cli) -> ExitCode {
             ExitCode::from(2)
         }
         Some(Command::Invoke { file }) => invoke::run(file),
-        Some(Command::Replay { files, containers }) => replay::run(files, usize::from(containers)),
+        Some(Command::Replay {
+            files,
+            containers,
+            processed,
+        }) => replay::run(files, usize::from(containers), processed),
         Some(Command::Generate(args)) => generate::run(args),
         Some(Command::Evaluate(args)) => evaluate::run(args),
         Some(Command::Detect { file, plot }) => detect::run(file, plot),

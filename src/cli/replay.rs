@@ -2,12 +2,16 @@
 //! see them, with the clock each batch's own arrival time gives. This is how storm control and
 //! detection are tried on a day of traffic in seconds.
 //!
+//! With `--processed`, the input is the processed bucket's JSON lines instead, rebuilt into the
+//! Firehose batches they came in (`processed`), so the detectors can be tried on a site's own
+//! traffic.
+//!
 //! With `--containers K`, events are dealt round robin over K handlers that share one state
 //! store (the `STATE_TABLE` table, or one memory), K at a time, run concurrently: as Lambda runs
 //! overlapping batches in K containers. Each handler has its own alert cooldown, as each
 //! container has.
 
-use std::io::{IsTerminal, Write};
+use std::io::{BufRead as _, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -16,6 +20,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use super::processed::Batches;
 use super::{init_logs, input, setup};
 use crate::adapter::sns::SnsPublisher;
 use crate::alert::anomaly::Anomaly;
@@ -29,24 +34,116 @@ use crate::transform::arrival_time;
 /// How often, in events, the progress line is redrawn.
 const PROGRESS_EVERY: usize = 50;
 
-pub(super) fn run(files: Vec<PathBuf>, containers: usize) -> ExitCode {
+pub(super) fn run(files: Vec<PathBuf>, containers: usize, processed: bool) -> ExitCode {
     init_logs();
     let (config, runtime) = match setup() {
         Ok(ready) => ready,
         Err(code) => return code,
     };
-    runtime.block_on(replay(config, files, containers.max(1)))
+    let events = if processed {
+        match Batches::open(&files) {
+            Ok(batches) => Events::Processed(Box::new(batches)),
+            Err(e) => {
+                eprintln!("clickstream-lambda: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        Events::Lines(EventLines::new(files))
+    };
+    runtime.block_on(replay(config, events, containers.max(1)))
 }
 
-/// One line of input, ready for a handler.
-struct Line {
-    name: String,
-    number: usize,
-    text: String,
-    now: DateTime<Utc>,
+/// One event, ready for a handler: where it came from, its text, and its clock if it has one.
+pub(super) struct Line {
+    pub(super) name: String,
+    pub(super) number: usize,
+    pub(super) text: String,
+    pub(super) now: Option<DateTime<Utc>>,
 }
 
-async fn replay(config: Config, files: Vec<PathBuf>, containers: usize) -> ExitCode {
+/// Where the events come from: JSON Lines of events, or the processed bucket's lines
+/// rebuilt into batches (`--processed`).
+enum Events {
+    Lines(EventLines),
+    Processed(Box<Batches>),
+}
+
+impl Events {
+    /// The next event; `None` at the end. An error ends the replay.
+    fn next(&mut self) -> Result<Option<Line>, String> {
+        match self {
+            Events::Lines(lines) => lines.next(),
+            Events::Processed(batches) => batches.next_event(),
+        }
+    }
+
+    /// Input lines left out before they became an event.
+    fn refused(&self) -> usize {
+        match self {
+            Events::Lines(_) => 0,
+            Events::Processed(batches) => batches.refused,
+        }
+    }
+}
+
+/// The files' lines in order, one event a line, blank lines skipped.
+struct EventLines {
+    files: std::vec::IntoIter<Option<PathBuf>>,
+    current: Option<(String, Box<dyn std::io::BufRead>, usize)>,
+}
+
+impl EventLines {
+    fn new(files: Vec<PathBuf>) -> Self {
+        let files: Vec<Option<PathBuf>> = if files.is_empty() {
+            vec![None]
+        } else {
+            files.into_iter().map(Some).collect()
+        };
+        Self {
+            files: files.into_iter(),
+            current: None,
+        }
+    }
+
+    fn next(&mut self) -> Result<Option<Line>, String> {
+        loop {
+            let (name, reader, number) = match &mut self.current {
+                Some(current) => current,
+                None => {
+                    let Some(file) = self.files.next() else {
+                        return Ok(None);
+                    };
+                    let name = input::name(file.as_deref());
+                    let reader = input::lines(file.as_deref())
+                        .map_err(|e| format!("cannot read {name}: {e}"))?;
+                    self.current.insert((name, reader, 0))
+                }
+            };
+            let mut text = String::new();
+            match reader.read_line(&mut text) {
+                Ok(0) => {
+                    self.current = None;
+                    continue;
+                }
+                Ok(_) => *number += 1,
+                Err(e) => return Err(format!("cannot read {name}: {e}")),
+            }
+            if text.trim().is_empty() {
+                continue;
+            }
+            text.truncate(text.trim_end_matches(['\n', '\r']).len());
+            return Ok(Some(Line {
+                name: name.clone(),
+                number: *number,
+                now: batch_clock(&text),
+                text,
+            }));
+        }
+    }
+}
+
+async fn replay(config: Config, mut events: Events, containers: usize) -> ExitCode {
     let sns = match &config.alert_topic_arn {
         Some(arn) => Some(SnsPublisher::from_env(arn.clone()).await),
         None => None,
@@ -64,49 +161,30 @@ async fn replay(config: Config, files: Vec<PathBuf>, containers: usize) -> ExitC
                 .with_state(state.clone())
         })
         .collect();
-    let sources: Vec<Option<PathBuf>> = if files.is_empty() {
-        vec![None]
-    } else {
-        files.into_iter().map(Some).collect()
-    };
     let mut progress = Progress::new(std::io::stderr().is_terminal());
     let mut clock: Option<DateTime<Utc>> = None;
     let mut refused = 0;
     let mut round: Vec<Line> = Vec::with_capacity(containers);
-    for file in &sources {
-        let name = input::name(file.as_deref());
-        let lines = match input::lines(file.as_deref()) {
-            Ok(lines) => lines,
+    loop {
+        let mut line = match events.next() {
+            Ok(Some(line)) => line,
+            Ok(None) => break,
             Err(e) => {
-                eprintln!("clickstream-lambda: cannot read {name}: {e}");
+                eprintln!("clickstream-lambda: {e}");
                 return ExitCode::FAILURE;
             }
         };
-        for (n, line) in std::io::BufRead::lines(lines).enumerate() {
-            let line = match line {
-                Ok(line) => line,
-                Err(e) => {
-                    eprintln!("clickstream-lambda: cannot read {name}: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            if line.trim().is_empty() {
-                continue;
-            }
-            let now = batch_clock(&line).or(clock).unwrap_or_else(Utc::now);
-            clock = Some(now);
-            round.push(Line {
-                name: name.to_string(),
-                number: n + 1,
-                text: line,
-                now,
-            });
-            if round.len() == containers {
-                refused += run_round(&handlers, &mut round, &mut progress, &publisher).await;
-            }
+        // Events without a clock of their own keep the previous one (the current time at first).
+        let now = line.now.or(clock).unwrap_or_else(Utc::now);
+        clock = Some(now);
+        line.now = Some(now);
+        round.push(line);
+        if round.len() == containers {
+            refused += run_round(&handlers, &mut round, &mut progress, &publisher).await;
         }
     }
     refused += run_round(&handlers, &mut round, &mut progress, &publisher).await;
+    refused += events.refused();
     progress.done(publisher.printed());
     if refused > 0 {
         ExitCode::FAILURE
@@ -127,7 +205,9 @@ async fn run_round(
         round
             .iter()
             .zip(handlers)
-            .map(|(line, handler)| Box::pin(handler.handle(&line.text, line.now)))
+            .map(|(line, handler)| {
+                Box::pin(handler.handle(&line.text, line.now.unwrap_or_else(Utc::now)))
+            })
             .collect(),
     )
     .await;

@@ -6,7 +6,8 @@
 //! of the traffic. `STATE_TABLE` gives a store every container shares instead.
 //!
 //! Several handlers may share one (`replay --containers`), so every operation takes the lock
-//! once and keeps the contract the DynamoDB store keeps.
+//! once and keeps the contract the DynamoDB store keeps. Streams are held under the key the
+//! protocol gives, the delivery stream and the window length (`streams::state_key`), as there.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;

@@ -20,6 +20,9 @@
 //! - [`claim_alert`](StateStore::claim_alert): the alert cooldown's quiet period for one
 //!   source, claimed by a conditional write, so that containers alerting at once send one.
 //!
+//! The `stream` the methods take is the state's key, the delivery stream and the window length
+//! (`streams::state_key`), so state of one window length is never read as another's.
+//!
 //! The methods return boxed futures so the store can be a trait object chosen at cold start.
 
 use std::fmt::Debug;
@@ -63,7 +66,7 @@ pub(crate) enum Saved {
     Conflict,
 }
 
-/// Rate state per delivery stream.
+/// Rate state per delivery stream and window length.
 pub(crate) trait StateStore: Debug + Send + Sync {
     fn load<'a>(&'a self, stream: &'a str) -> StoreFuture<'a, Loaded>;
 

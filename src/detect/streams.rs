@@ -18,6 +18,11 @@
 //! not per series (a window's read is paged past 1 MB of counts, one more call per MB). Closed
 //! windows are at most `MAX_GAP` (60); conflicts are counted (`StateStoreConflicts`).
 //!
+//! State is kept per delivery stream *and window length* ([`state_key`]): windows are numbered
+//! in units of the window length, and the models learned counts per window of that length, so
+//! state of another length is of no use, and read as this length's would silence detection
+//! until it expired (see [`state_key`]).
+//!
 //! Failure rule: the store never touches the records. All store work of one invocation (this,
 //! and the alert cooldown's claim) is bounded by [`STORE_BUDGET`] in all; on an error or the
 //! budget running out, rate detection is skipped for the batch (its counts may be partly
@@ -60,6 +65,23 @@ pub(crate) struct RateOutcome {
     pub(crate) error: bool,
 }
 
+/// The key a stream's rate state is kept under in a store: the delivery stream and the window
+/// length, as `<stream>#<seconds>s`.
+///
+/// Why the window length: windows are numbered in units of it (`start / width`) and every model
+/// learned counts per window of it. A stream's state shared across a change of
+/// `RATE_WINDOW_SECONDS` would read the old numbers in the new units: from 60 s to 300 s, the
+/// state's next window is five times any new one, so every click was late and nothing was
+/// scored until the state expired, 30 days later; from 300 s to 60 s, the models expected five
+/// times the clicks, and the windows in between were scored as silent. Under its own key a new
+/// length starts empty and warms up (30 windows), as after a cold start, and logs that it does;
+/// the other length's items are left alone and expire (`crate::adapter::dynamodb`). Going back
+/// to a length used before within those 30 days picks its state up again, with the time in
+/// between a gap in its traffic.
+pub(crate) fn state_key(stream: &str, settings: &DetectSettings) -> String {
+    format!("{stream}#{}s", super::rates::width(settings))
+}
+
 /// When an invocation starting now must be done with the store.
 pub(crate) fn deadline() -> tokio::time::Instant {
     tokio::time::Instant::now() + STORE_BUDGET
@@ -78,7 +100,8 @@ pub(crate) async fn observe(
     settings: &DetectSettings,
 ) -> RateOutcome {
     let mut outcome = RateOutcome::default();
-    let work = run(store, stream, batch, counted, settings, known, &mut outcome);
+    let key = state_key(stream, settings);
+    let work = run(store, &key, batch, counted, settings, known, &mut outcome);
     let result = match tokio::time::timeout_at(deadline, work).await {
         Ok(result) => result,
         Err(_) => Err(StoreError::Unavailable(format!(
@@ -133,6 +156,7 @@ impl ScoredThrough {
     }
 }
 
+/// The protocol for one batch; `stream` here is the state's key ([`state_key`]).
 async fn run(
     store: &dyn StateStore,
     stream: &str,
@@ -157,6 +181,16 @@ async fn run(
         None => {
             outcome.loads += 1;
             let loaded = store.load(stream).await?;
+            if loaded.version.is_none() && loaded.clock == Clock::default() {
+                // Once per stream and window length (the first batch moves the clock): the
+                // reason detection warms up, which also tells a changed RATE_WINDOW_SECONDS.
+                tracing::info!(
+                    state = ?stream,
+                    window_seconds = super::rates::width(settings),
+                    "rate state starts empty for this stream and window length: each series \
+                     warms up first; state kept for another window length is not used"
+                );
+            }
             let seen = (loaded.clock, loaded.state.next);
             known.remember(stream, loaded.state.next);
             full = Some(loaded);
@@ -289,9 +323,20 @@ mod tests {
 
     /// One batch of 30 users' clicks on one page, `seconds` after 10:00.
     async fn batch(store: &dyn StateStore, known: &ScoredThrough, seconds: i64) -> RateOutcome {
+        batch_with(store, known, seconds, 30, &DetectSettings::default()).await
+    }
+
+    /// One batch of `users` users' clicks on one page, `seconds` after 10:00, under `settings`.
+    async fn batch_with(
+        store: &dyn StateStore,
+        known: &ScoredThrough,
+        seconds: i64,
+        users: u32,
+        settings: &DetectSettings,
+    ) -> RateOutcome {
         let at = "2026-11-27T10:00:00Z".parse::<DateTime<Utc>>().unwrap()
             + chrono::Duration::seconds(seconds);
-        let users: Vec<String> = (0..30).map(|u| u.to_string()).collect();
+        let users: Vec<String> = (0..users).map(|u| u.to_string()).collect();
         let clicks: Vec<RateClick<'_>> = users
             .iter()
             .map(|u| RateClick {
@@ -300,8 +345,7 @@ mod tests {
                 page: "/p",
             })
             .collect();
-        let settings = DetectSettings::default();
-        let counted = Batch::count(&clicks, at, &settings);
+        let counted = Batch::count(&clicks, at, settings);
         observe(
             store,
             known,
@@ -309,7 +353,7 @@ mod tests {
             &format!("b{seconds}"),
             &counted,
             deadline(),
-            &settings,
+            settings,
         )
         .await
     }
@@ -457,7 +501,8 @@ mod tests {
             watermark: Some(at_10_04),
             first: None,
         };
-        store.advance("s", moved).await.unwrap();
+        let key = state_key("s", &DetectSettings::default());
+        store.advance(&key, moved).await.unwrap();
         let here = batch(&store, &known, 210).await;
         assert_eq!(here.site.map(|(clicks, _)| clicks), Some(30.0), "minute 1");
     }
@@ -484,5 +529,47 @@ mod tests {
         // From then on, here knows: 10:04:30 closes nothing and reads only the clock.
         batch(&store, &here, 270).await;
         assert_eq!(store.loads(), loads + 1);
+    }
+
+    /// `RATE_WINDOW_SECONDS` changed on a live stream (new containers, one store): the new
+    /// length's windows are scored from its own state, none counted late against the old one's
+    /// window numbers, and the old length's state is left as it was.
+    #[tokio::test]
+    async fn a_changed_window_length_starts_its_own_state_and_scores() {
+        let store = MemoryStore::default();
+        let minute = DetectSettings::default();
+        let five = DetectSettings {
+            window: std::time::Duration::from_secs(300),
+            ..DetectSettings::default()
+        };
+        let known = ScoredThrough::default();
+        for m in 0..10 {
+            batch_with(&store, &known, m * 60, 30, &minute).await;
+        }
+        let old = store.load(&state_key("s", &minute)).await.unwrap();
+        assert!(old.version.is_some(), "the 1-minute windows were scored");
+        // New containers with 5-minute windows, from 11:00: batches 10 s apart, 20 clicks each.
+        let known = ScoredThrough::default();
+        let (mut scored, mut late) = (Vec::new(), 0);
+        for b in 0..120 {
+            let outcome = batch_with(&store, &known, 3600 + b * 10, 20, &five).await;
+            assert!(!outcome.error);
+            late += outcome.late;
+            scored.extend(outcome.site.map(|(clicks, _)| clicks));
+        }
+        assert_eq!(
+            late, 0,
+            "no click of the new windows is late against the old state"
+        );
+        // 20 minutes of 5-minute windows, each closed 2 minutes after its end: 11:00-11:05 to
+        // 11:10-11:15 scored, 30 batches of 20 clicks each.
+        assert_eq!(scored, vec![600.0, 600.0, 600.0], "{scored:?}");
+        let new = store.load(&state_key("s", &five)).await.unwrap();
+        assert!(new.version.is_some());
+        let untouched = store.load(&state_key("s", &minute)).await.unwrap();
+        assert_eq!(
+            (untouched.version, untouched.state.next),
+            (old.version, old.state.next)
+        );
     }
 }

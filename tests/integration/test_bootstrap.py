@@ -1,8 +1,13 @@
 """The Lambda bootstrap as `cargo lambda build --release` makes it, checked for both runtimes.
 
-provided.al2 ships glibc 2.26 and provided.al2023 glibc 2.34: the bootstrap must be either static
-or need no GLIBC symbol version newer than 2.26. scripts/test builds it and exports BOOTSTRAP (under
-cargo's build folder, wherever CARGO_TARGET_DIR puts it; then SAM's copy under .aws-sam).
+provided.al2 ships glibc 2.26 and provided.al2023 glibc 2.34: for each runtime the template's
+`LambdaRuntime` allows (provided.al2023 by default, provided.al2 the design's), the bootstrap must
+be static or need no GLIBC symbol version newer than that runtime's glibc; a runtime added to the
+template without its glibc here fails. scripts/test builds it and exports BOOTSTRAP (under cargo's
+build folder, wherever CARGO_TARGET_DIR puts it; then SAM's copy under .aws-sam).
+
+What cannot be run here is the bootstrap inside each runtime's image (no Docker): it is run on this
+machine, whose glibc is at least as new as both.
 """
 import json
 import os
@@ -11,11 +16,27 @@ import re
 import subprocess
 
 import pytest
+from cfnlint.decode import cfn_yaml
 from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerNeedSection
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-MAX_GLIBC = (2, 26)
+# The glibc each OS-only runtime ships (Amazon Linux 2: 2.26; Amazon Linux 2023: 2.34).
+RUNTIME_GLIBC = {"provided.al2": (2, 26), "provided.al2023": (2, 34)}
+
+
+def template_runtimes():
+    spec = cfn_yaml.load(str(ROOT / "template.yaml"))["Parameters"]["LambdaRuntime"]
+    return spec["AllowedValues"]
+
+
+RUNTIMES = template_runtimes()
+
+
+def test_the_template_offers_both_runtimes_al2023_first():
+    assert sorted(RUNTIMES) == sorted(RUNTIME_GLIBC), RUNTIMES
+    spec = cfn_yaml.load(str(ROOT / "template.yaml"))["Parameters"]["LambdaRuntime"]
+    assert spec["Default"] == "provided.al2023"
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +74,9 @@ def test_is_an_x86_64_linux_executable(bootstrap):
     assert os.access(bootstrap, os.X_OK)
 
 
-def test_static_or_needs_no_glibc_newer_than_amazon_linux_2(bootstrap):
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_static_or_needs_no_glibc_newer_than_the_runtimes(bootstrap, runtime):
+    assert runtime in RUNTIME_GLIBC, f"{runtime}: which glibc does it ship? Add it to RUNTIME_GLIBC"
     with bootstrap.open("rb") as f:
         elf = ELFFile(f)
         interpreter = [s for s in elf.iter_segments() if s["p_type"] == "PT_INTERP"]
@@ -61,8 +84,10 @@ def test_static_or_needs_no_glibc_newer_than_amazon_linux_2(bootstrap):
             return  # static: runs anywhere
         needed = glibc_versions(elf)
     assert needed, "a dynamic executable that needs no GLIBC version is unexpected"
-    newest = max(needed)
-    assert newest <= MAX_GLIBC, f"needs GLIBC_{'.'.join(map(str, newest))}, Amazon Linux 2 has 2.26"
+    newest, has = max(needed), RUNTIME_GLIBC[runtime]
+    assert newest <= has, (
+        f"needs GLIBC_{'.'.join(map(str, newest))}, {runtime} has {'.'.join(map(str, has))}"
+    )
 
 
 def test_the_built_bootstrap_answers_an_event(bootstrap):

@@ -1,7 +1,10 @@
 """The template against the code it deploys, without AWS: the dashboard's body is valid JSON
 once `!Sub` has filled it in, shows every metric the function emits (and only those), and lists
-every alarm; and the detector parameters pass the variables `src/config.rs` reads, with its
-defaults and ranges.
+every alarm; the detector parameters pass the variables `src/config.rs` reads, with its
+defaults and ranges; the alarms watch metrics the function emits, the silence alarm counts no
+data as silence, the SMS filter policy matches `src/alert/severity.rs` and the paging topic gets
+the alarms that page; the lab's fixed names are parameters; the runtime defaults to al2023.
+(test_notifications.py puts the same alarms and filter policies to moto's CloudWatch and SNS.)
 
 The template is loaded with cfn-lint's own loader (it understands `!Sub`, `!Ref`, ...); the
 metric names, event sources, variables, ranges and defaults are read from the Rust sources, so
@@ -270,3 +273,383 @@ def test_the_state_table_is_the_one_the_code_uses_with_least_privilege(template)
     assert len(dynamo) == 1, dynamo
     assert set(dynamo[0]["Action"]) == called
     assert dynamo[0]["Resource"] == {"Fn::GetAtt": [table_name, "Arn"]}
+
+
+# --------------------------------------------------------------------------------------------
+# The ingestion endpoint (IngestApi): the contract web/clickstream.js and
+# tests/integration/ingest_standin.py rely on
+# --------------------------------------------------------------------------------------------
+
+# Firehose PutRecordBatch's quotas, and how many bytes a string character can take once
+# written back as JSON by the mapping: an astral character as two \uXXXX escapes.
+PUT_RECORD_BATCH_RECORDS = 500
+PUT_RECORD_BATCH_BYTES = 4 * 1024 * 1024
+FIREHOSE_RECORD_BYTES = 1000 * 1024
+WORST_BYTES_PER_CHARACTER = 12
+INGEST_CORS_OUTPUT = '{"failedPutCount": $input.json(\'$.FailedPutCount\')}'
+
+
+def transform_required_fields() -> set[str]:
+    """The click fields the transform refuses a record without (outside its tests)."""
+    code = "".join(
+        _read(name).split("#[cfg(test)]\nmod tests")[0]
+        for name in ("transform/click.rs", "transform/mod.rs")
+    )
+    fields = set(re.findall(r'MissingField\("(\w+)"\)', code))
+    fields |= set(re.findall(r'string_field\(&?fields, "(\w+)"\)', code))
+    assert {"timestamp", "event_type"} <= fields, fields
+    return fields
+
+
+@pytest.fixture(scope="module")
+def ingest(template: dict[str, Any]) -> dict[str, Any]:
+    return {name: r for name, r in template["Resources"].items() if name.startswith("Ingest")}
+
+
+@pytest.fixture(scope="module")
+def click_schema(ingest: dict[str, Any]) -> dict[str, Any]:
+    schema = ingest["IngestClicksModel"]["Properties"]["Schema"]
+    assert schema["$schema"] == "http://json-schema.org/draft-04/schema#", "API Gateway's draft"
+    return schema
+
+
+def test_the_endpoint_puts_into_the_one_stream_with_a_role_that_may_do_nothing_else(ingest):
+    post = ingest["IngestClicksPost"]["Properties"]
+    integration = post["Integration"]
+    assert integration["Type"] == "AWS"
+    assert integration["Uri"]["Fn::Sub"].endswith(":firehose:action/PutRecordBatch")
+    assert integration["Credentials"] == {"Fn::GetAtt": ["IngestRole", "Arn"]}
+    assert integration["PassthroughBehavior"] == "NEVER", "other content types are refused"
+    (statement,) = [
+        s
+        for p in ingest["IngestRole"]["Properties"]["Policies"]
+        for s in p["PolicyDocument"]["Statement"]
+    ]
+    assert statement["Effect"] == "Allow"
+    assert statement["Action"] == "firehose:PutRecordBatch"
+    assert statement["Resource"] == {"Fn::GetAtt": ["ClickStreamingFirehose", "Arn"]}
+    assert "ManagedPolicyArns" not in ingest["IngestRole"]["Properties"]
+
+
+def test_the_mapping_is_one_record_per_element_of_records_as_the_stand_in_does(ingest):
+    """The stand-in (ingest_standin.records_of) implements exactly this VTL: each element of
+    `records`, as JSON, base64, one record of one PutRecordBatch to the template's stream."""
+    integration = ingest["IngestClicksPost"]["Properties"]["Integration"]
+    (content_type,) = integration["RequestTemplates"]
+    assert content_type == "text/plain", "what sendBeacon sends, without a preflight"
+    vtl = integration["RequestTemplates"][content_type]["Fn::Sub"]
+    lines = [line.strip() for line in vtl.strip().splitlines()]
+    assert lines == [
+        '{"DeliveryStreamName": "${ClickStreamingFirehose}", "Records": [',
+        "#foreach($click in $input.path('$.records'))",
+        '{"Data": "$util.base64Encode($input.json("$.records[$foreach.index]"))"}#if($foreach.hasNext),#end',
+        "#end",
+        "]}",
+    ]
+    post = ingest["IngestClicksPost"]["Properties"]
+    assert post["RequestModels"] == {"$default": {"Ref": "IngestClicksModel"}}
+    validator = ingest["IngestRequestValidator"]["Properties"]
+    assert validator["ValidateRequestBody"] is True
+    assert post["RequestValidatorId"] == {"Ref": "IngestRequestValidator"}
+
+
+def test_the_model_requires_what_the_transform_requires_and_refuses_the_producer_flag(click_schema):
+    assert click_schema["required"] == ["records"]
+    assert click_schema["additionalProperties"] is False
+    item = click_schema["properties"]["records"]["items"]
+    assert set(item["required"]) == transform_required_fields()
+    assert item["additionalProperties"] is False
+    assert "anomaly_detected" not in item["properties"], "a browser must not raise alerts"
+    assert set(item["properties"]) == {
+        "timestamp", "user_id", "page_url", "event_type", "element_id", "x_coordinate", "y_coordinate",
+    }
+
+
+def worst_value_bytes(spec: dict[str, Any]) -> int:
+    kinds = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
+    sizes = []
+    for kind in kinds:
+        if kind == "string":
+            sizes.append(2 + WORST_BYTES_PER_CHARACTER * spec["maxLength"])
+        elif kind == "integer":
+            sizes.append(max(len(str(spec["minimum"])), len(str(spec["maximum"]))))
+        else:
+            pytest.fail(f"{kind}: a type whose text the model cannot bound")
+    return max(sizes)
+
+
+def test_every_request_the_model_passes_fits_put_record_batch(click_schema):
+    records = click_schema["properties"]["records"]
+    assert 1 <= records["minItems"] <= records["maxItems"] <= PUT_RECORD_BATCH_RECORDS
+    fields = records["items"]["properties"]
+    worst_record = 2 + sum(len(json.dumps(name)) + 2 + worst_value_bytes(spec) for name, spec in fields.items())
+    assert worst_record <= FIREHOSE_RECORD_BYTES
+    # The whole call, its records in base64 (as the JSON request carries them).
+    worst_call = records["maxItems"] * (4 * worst_record // 3 + 16) + 200
+    assert worst_call <= PUT_RECORD_BATCH_BYTES, worst_call
+
+
+def test_the_snippet_cuts_fields_to_the_models_limits(click_schema):
+    text = (REPO_ROOT / "web" / "clickstream.js").read_text(encoding="utf-8")
+    block = text[text.index("var LIMITS = {") : text.index("};", text.index("var LIMITS = {"))]
+    limits = {k: int(v) for k, v in re.findall(r"(\w+): (\d+)", block)}
+    records = click_schema["properties"]["records"]
+    fields = records["items"]["properties"]
+    assert limits["records"] == records["maxItems"]
+    for name in ("timestamp", "user_id", "page_url", "event_type", "element_id"):
+        assert limits[name] == fields[name]["maxLength"], name
+    for name in ("x_coordinate", "y_coordinate"):
+        assert (fields[name]["minimum"], fields[name]["maximum"]) == (0, limits["coordinate"])
+
+
+def cors_block(response: dict[str, Any]) -> list[str]:
+    return response["ResponseTemplates"]["application/json"]["Fn::Sub"].strip().splitlines()
+
+
+def test_cors_answers_from_the_allowed_origins_parameter_the_same_way_twice(template, ingest):
+    (ok, refused) = ingest["IngestClicksPost"]["Properties"]["Integration"]["IntegrationResponses"]
+    (preflight,) = ingest["IngestClicksOptions"]["Properties"]["Integration"]["IntegrationResponses"]
+    assert ok["StatusCode"] == "200" and "SelectionPattern" not in ok
+    assert refused["StatusCode"] == "502" and re.fullmatch(refused["SelectionPattern"], "403")
+    post_lines = cors_block(ok)
+    assert post_lines[-1] == INGEST_CORS_OUTPUT
+    assert post_lines[:-1] == cors_block(preflight), "one CORS block in both answers"
+    assert '#set($allowed = ",${IngestAllowedOrigins},")' in post_lines
+    assert preflight["ResponseParameters"]["method.response.header.Access-Control-Allow-Methods"] == "'POST,OPTIONS'"
+    parameter = template["Parameters"]["IngestAllowedOrigins"]
+    pattern = parameter["AllowedPattern"]
+    for good in ("*", "https://www.example.com", "https://a.example,http://127.0.0.1:8000"):
+        assert re.fullmatch(pattern, good), good
+    for bad in ("", "https://a.example/", "https://a.example, https://b.example", "example.com"):
+        assert not re.fullmatch(pattern, bad), bad
+
+
+def test_the_stage_throttles_logs_access_and_is_the_output(template, ingest):
+    stage = ingest["IngestStage"]["Properties"]
+    (settings,) = stage["MethodSettings"]
+    assert (settings["ResourcePath"], settings["HttpMethod"]) == ("/*", "*")
+    assert settings["ThrottlingRateLimit"] == {"Ref": "IngestThrottleRateLimit"}
+    assert settings["ThrottlingBurstLimit"] == {"Ref": "IngestThrottleBurstLimit"}
+    assert settings["DataTraceEnabled"] is False, "bodies are never logged"
+    assert stage["AccessLogSetting"]["DestinationArn"] == {"Fn::GetAtt": ["IngestAccessLogGroup", "Arn"]}
+    json.loads(stage["AccessLogSetting"]["Format"])
+    assert ingest["IngestAccessLogGroup"]["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["ClickstreamKey", "Arn"]}
+    assert set(ingest["IngestDeployment"]["DependsOn"]) == {"IngestClicksPost", "IngestClicksOptions"}
+    path = ingest["IngestClicksResource"]["Properties"]["PathPart"]
+    url = template["Outputs"]["IngestEndpointUrl"]["Value"]["Fn::Sub"]
+    assert url == f"https://${{IngestApi}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/${{IngestStage}}/{path}"
+    groups = template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    (grouped,) = [g["Parameters"] for g in groups if g["Label"]["default"].startswith("Ingestion")]
+    assert sorted(grouped) == sorted(p for p in template["Parameters"] if p.startswith("Ingest"))
+
+
+# --------------------------------------------------------------------------------------------
+# Alarms, the SMS filter, the paging topic, the names and the runtime
+# --------------------------------------------------------------------------------------------
+
+# The alarms that wake someone (SMS through the paging topic): clicks not arriving, arriving and
+# failing, batches failing, delivery stalling, alerts not going out. The rest are e-mail only.
+PAGING_ALARMS = {
+    "SilenceAlarm",
+    "FailedRecordsAlarm",
+    "AlertsFailedAlarm",
+    "FunctionErrorsAlarm",
+    "FirehoseProcessingAlarm",
+    "FirehoseDataFreshnessAlarm",
+}
+# CloudWatch: with a period of a minute or more, EvaluationPeriods x Period is at most a day.
+ALARM_RANGE_MAX_SECONDS = 24 * 3600
+
+
+def severities() -> list[str]:
+    """`Severity`'s variants in `src/alert/severity.rs`, least severe first, as `as_str` writes
+    them (the value of the `severity` message attribute)."""
+    text = _read("alert/severity.rs")
+    enum = text[text.index("pub enum Severity {") :]
+    enum = enum[: enum.index("}")]
+    variants = re.findall(r"^\s+(\w+),", enum, re.M)
+    written = dict(re.findall(r'Self::(\w+) => "(\w+)"', text))
+    assert variants and set(variants) == set(written), (variants, written)
+    return [written[v] for v in variants]
+
+
+def alarm_metrics(alarm: dict[str, Any]) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    """(namespace, metric name, dimensions) of every metric an alarm reads."""
+    props = alarm["Properties"]
+    if "MetricName" in props:
+        return [(props["Namespace"], props["MetricName"], props["Dimensions"])]
+    out = []
+    for query in props["Metrics"]:
+        if "MetricStat" in query:
+            metric = query["MetricStat"]["Metric"]
+            out.append((metric["Namespace"], metric["MetricName"], metric["Dimensions"]))
+    return out
+
+
+def test_alarms_on_the_functions_metrics_name_what_it_emits(template):
+    emitted, sources = emitted_metrics(), event_sources()
+    alarms = resources_of(template, "AWS::CloudWatch::Alarm")
+    watched: dict[str, dict[str, set[str]]] = {}
+    for name, alarm in alarms.items():
+        for namespace, metric, dimensions in alarm_metrics(alarm):
+            if namespace != "ClickStream":
+                continue
+            assert metric in emitted, f"{name} watches {metric}, which the function never emits"
+            assert [d["Name"] for d in dimensions] == ["EventSource"], (name, dimensions)
+            assert dimensions[0]["Value"] in sources, (name, dimensions)
+            watched.setdefault(name, {}).setdefault(metric, set()).add(dimensions[0]["Value"])
+        props = alarm["Properties"]
+        if "Metrics" in props:
+            returned = [q for q in props["Metrics"] if q.get("ReturnData", True)]
+            assert len(returned) == 1 and "Expression" in returned[0], name
+            ids = {q["Id"] for q in props["Metrics"]}
+            used = set(re.findall(r"\b([a-z]\w*)\b", returned[0]["Expression"]))
+            assert used <= ids, (name, used - ids)
+            assert ids - {returned[0]["Id"]} <= used, f"{name} reads metrics it does not use"
+    # The three the issue names, each over the sources that can have it.
+    assert watched["FailedRecordsAlarm"] == {
+        m: {"firehose"} for m in ("RecordsProcessingFailed", "RecordsOk", "RecordsDropped")
+    }
+    assert watched["AlertsFailedAlarm"] == {"AlertsFailed": sources}
+    assert watched["StateStoreErrorsAlarm"] == {"StateStoreErrors": sources}
+
+
+def test_the_failed_records_alarm_is_a_share_of_every_record_answered(template):
+    props = template["Resources"]["FailedRecordsAlarm"]["Properties"]
+    (expression,) = [q["Expression"] for q in props["Metrics"] if q.get("ReturnData", True)]
+    assert expression.replace(" ", "") == (
+        "100*FILL(failed,0)/(FILL(failed,0)+FILL(ok,0)+FILL(dropped,0))"
+    )
+    assert props["Threshold"] == {"Ref": "FailedRecordsPercent"}
+    assert props["ComparisonOperator"] == "GreaterThanThreshold"
+    spec = template["Parameters"]["FailedRecordsPercent"]
+    assert (spec["MinValue"], spec["MaxValue"]) == (0, 100) and 0 < spec["Default"] < 100
+
+
+def test_the_silence_alarm_watches_incoming_records_and_counts_no_data_as_silence(template):
+    props = template["Resources"]["SilenceAlarm"]["Properties"]
+    assert (props["Namespace"], props["MetricName"]) == ("AWS/Firehose", "IncomingRecords")
+    assert props["Dimensions"] == [
+        {"Name": "DeliveryStreamName", "Value": {"Ref": "ClickStreamingFirehose"}}
+    ]
+    assert props["Statistic"] == "Sum" and props["Period"] == 60
+    assert (props["Threshold"], props["ComparisonOperator"]) == (1, "LessThanThreshold")
+    assert props["TreatMissingData"] == "breaching"
+    minutes = {"Ref": "SilenceMinutes"}
+    for key in ("EvaluationPeriods", "DatapointsToAlarm"):
+        condition, on, off = props[key]["Fn::If"]
+        assert (condition, on) == ("HasSilenceAlarm", minutes), key
+        assert off * props["Period"] <= ALARM_RANGE_MAX_SECONDS
+    assert props["ActionsEnabled"] == {"Fn::If": ["HasSilenceAlarm", True, False]}
+    assert template["Conditions"]["HasSilenceAlarm"] == {
+        "Fn::Not": [{"Fn::Equals": [minutes, "0"]}]
+    }
+    spec = template["Parameters"]["SilenceMinutes"]
+    assert spec["MinValue"] == 0 and spec["MaxValue"] * props["Period"] <= ALARM_RANGE_MAX_SECONDS
+    assert 1 <= spec["Default"] <= spec["MaxValue"]
+
+
+def test_every_alarm_emails_and_the_ones_that_matter_page(template):
+    alarms = resources_of(template, "AWS::CloudWatch::Alarm")
+    assert PAGING_ALARMS <= set(alarms)
+    for name, alarm in alarms.items():
+        actions = alarm["Properties"]["AlarmActions"]
+        want = [{"Ref": "AlertTopic"}] + ([{"Ref": "PageTopic"}] if name in PAGING_ALARMS else [])
+        assert actions == want, name
+    # Nothing but the alarms and the SMS subscription names the paging topic: the function
+    # publishes to the alert topic only.
+    role = json.dumps(template["Resources"]["FunctionRole"])
+    assert "PageTopic" not in role
+    users = {
+        name
+        for name, resource in template["Resources"].items()
+        if '"PageTopic"' in json.dumps(resource) and name != "PageTopic"
+    }
+    assert users == PAGING_ALARMS | {"PageSmsSubscription"}
+
+
+def test_sms_gets_alerts_of_the_chosen_severities_and_email_gets_everything(template):
+    levels = severities()
+    assert levels == ["info", "warning", "critical"]
+    mapping = template["Mappings"]["SmsSeverities"]
+    # Each choice lets through itself and everything more severe.
+    assert {k: v["Severities"] for k, v in mapping.items()} == {
+        level: levels[i:] for i, level in enumerate(levels)
+    }
+    spec = template["Parameters"]["SmsMinSeverity"]
+    assert sorted(spec["AllowedValues"]) == sorted(levels) and spec["Default"] == "critical"
+
+    subscriptions = resources_of(template, "AWS::SNS::Subscription")
+    by_protocol: dict[tuple[str, str], dict[str, Any]] = {
+        (s["Properties"]["TopicArn"]["Ref"], s["Properties"]["Protocol"]): s["Properties"]
+        for s in subscriptions.values()
+    }
+    assert set(by_protocol) == {
+        ("AlertTopic", "email"),
+        ("AlertTopic", "sms"),
+        ("PageTopic", "sms"),
+    }
+    assert "FilterPolicy" not in by_protocol[("AlertTopic", "email")]
+    sms = by_protocol[("AlertTopic", "sms")]
+    assert sms["FilterPolicyScope"] == "MessageAttributes"
+    assert sms["FilterPolicy"] == {
+        "severity": {"Fn::FindInMap": ["SmsSeverities", {"Ref": "SmsMinSeverity"}, "Severities"]}
+    }
+    page = by_protocol[("PageTopic", "sms")]
+    assert "FilterPolicy" not in page, "alarm notifications carry no attributes to filter on"
+    assert page["Endpoint"] == sms["Endpoint"] == {"Ref": "AlertPhoneNumber"}
+    sms_conditions = {
+        s.get("Condition")
+        for s in subscriptions.values()
+        if s["Properties"]["Protocol"] == "sms"
+    }
+    assert sms_conditions == {"HasAlertPhoneNumber"}
+
+    # The attribute filtered on is the one the SNS adapter sets, from Severity::as_str.
+    sns = _read("adapter/sns.rs")
+    assert re.search(r'"severity",\s*attribute\("String", alert\.severity\.as_str\(\)', sns), (
+        "src/adapter/sns.rs no longer sets the severity message attribute"
+    )
+
+
+def test_both_topics_are_encrypted_and_named_from_the_parameter(template):
+    topics = resources_of(template, "AWS::SNS::Topic")
+    assert set(topics) == {"AlertTopic", "PageTopic"}
+    for topic in topics.values():
+        assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": ["ClickstreamKey", "Arn"]}
+    alert_topic = template["Resources"]["AlertTopic"]["Properties"]
+    assert alert_topic["TopicName"] == {"Ref": "AlertTopicName"}
+    assert template["Resources"]["PageTopic"]["Properties"]["TopicName"] == {
+        "Fn::Sub": "${AlertTopicName}-page"
+    }
+    assert template["Outputs"]["PageTopicArn"]["Value"] == {"Ref": "PageTopic"}
+
+
+def test_the_fixed_names_are_parameters_defaulting_to_the_labs(template):
+    params = template["Parameters"]
+    assert params["AlertTopicName"]["Default"] == "ClickStreamingTopic"
+    assert params["FirehoseStreamName"]["Default"] == "ClickStreamingFirehose"
+    for name in ("AlertTopicName", "FirehoseStreamName"):
+        assert re.fullmatch(params[name]["AllowedPattern"], params[name]["Default"]), name
+    stream = template["Resources"]["ClickStreamingFirehose"]["Properties"]
+    assert stream["DeliveryStreamName"] == {"Ref": "FirehoseStreamName"}
+    log_group = template["Resources"]["FirehoseLogGroup"]["Properties"]["LogGroupName"]
+    assert log_group == {"Fn::Sub": "/aws/kinesisfirehose/${FirehoseStreamName}"}
+    # No resource or output spells either name: everything follows the parameters. (The
+    # logical ID ClickStreamingFirehose stays; references to it are {"Ref": ...}.)
+    for section in ("Resources", "Outputs"):
+        for logical, body in template[section].items():
+            text = json.dumps(body)
+            text = text.replace('"ClickStreamingFirehose"', '"<logical id>"').replace(
+                "${ClickStreamingFirehose}", "${<logical id>}"
+            )
+            assert "ClickStreamingTopic" not in text, logical
+            assert "ClickStreamingFirehose" not in text, logical
+
+
+def test_the_runtime_defaults_to_al2023_and_offers_al2(template):
+    spec = template["Parameters"]["LambdaRuntime"]
+    assert spec["Default"] == "provided.al2023"
+    assert sorted(spec["AllowedValues"]) == ["provided.al2", "provided.al2023"]
+    (function,) = resources_of(template, "AWS::Serverless::Function").values()
+    assert function["Properties"]["Runtime"] == {"Ref": "LambdaRuntime"}
