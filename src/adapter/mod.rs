@@ -11,6 +11,8 @@ pub(crate) mod sns;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::OnceCell;
+
 use crate::alert::compose::Alert;
 use crate::alert::publisher::{AlertPublisher, Delivery, PublishError};
 use crate::detect::memory::MemoryStore;
@@ -26,7 +28,7 @@ pub(crate) struct Budget {
 
 /// The standard AWS configuration (credentials chain, region, `AWS_ENDPOINT_URL` and its
 /// per-service forms) with the SDK's own timeouts and standard retries bounded by `budget`:
-/// every adapter's client is built from this, once, at cold start.
+/// every adapter's client is built from this, once per container, when first needed.
 pub(crate) async fn sdk_config(budget: Budget) -> aws_config::SdkConfig {
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .operation_timeout(budget.call)
@@ -50,18 +52,47 @@ pub(crate) async fn state_store(table: Option<&str>) -> Arc<dyn StateStore> {
     }
 }
 
+/// SNS for a topic, its client built by the first alert: most invocations publish nothing,
+/// and loading the AWS configuration (environment, profile files, credentials chain) and
+/// building a client is most of a cold start's own work.
+#[derive(Debug)]
+pub(crate) struct LazySns {
+    topic_arn: String,
+    publisher: OnceCell<sns::SnsPublisher>,
+}
+
+impl LazySns {
+    pub(crate) fn new(topic_arn: String) -> Self {
+        Self {
+            topic_arn,
+            publisher: OnceCell::new(),
+        }
+    }
+}
+
+impl AlertPublisher for LazySns {
+    async fn publish(&self, alert: &Alert) -> Result<Delivery, PublishError> {
+        let publisher = self
+            .publisher
+            .get_or_init(|| sns::SnsPublisher::from_env(self.topic_arn.clone()))
+            .await;
+        publisher.publish(alert).await
+    }
+}
+
 /// The publisher chosen at start-up: SNS when a topic is configured, else the dry run.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) enum Publisher {
-    Sns(sns::SnsPublisher),
+    Sns(LazySns),
     DryRun(dry_run::DryRunPublisher),
 }
 
 impl Publisher {
-    /// SNS for `topic`, or the dry run without one.
-    pub(crate) async fn for_topic(topic: Option<&str>) -> Self {
+    /// SNS for `topic` (its client built when the first alert needs it), or the dry run
+    /// without one.
+    pub(crate) fn for_topic(topic: Option<&str>) -> Self {
         match topic {
-            Some(arn) => Self::Sns(sns::SnsPublisher::from_env(arn.to_owned()).await),
+            Some(arn) => Self::Sns(LazySns::new(arn.to_owned())),
             None => Self::DryRun(dry_run::DryRunPublisher),
         }
     }
