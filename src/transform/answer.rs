@@ -14,6 +14,7 @@ use std::io::Write;
 use serde::{Serialize, Serializer};
 
 use super::encoding::{encode_into, encoded_len};
+use super::fields::write_json_string;
 use super::partition::PartitionKeys;
 use crate::event::record::{BatchRecord, PayloadField};
 
@@ -90,7 +91,7 @@ pub(crate) fn write_ok(
     keys: &PartitionKeys<'_>,
 ) -> usize {
     out.extend_from_slice(b"{\"recordId\":");
-    write_json(out, record_id);
+    write_json_string(out, record_id);
     out.extend_from_slice(b",\"result\":\"Ok\",\"");
     out.extend_from_slice(payload_key(field).as_bytes());
     out.extend_from_slice(b"\":\"");
@@ -100,7 +101,7 @@ pub(crate) fn write_ok(
     let written = encode_into(line, out.get_mut(data..).unwrap_or_default());
     out.truncate(data + written);
     out.extend_from_slice(b"\",\"metadata\":{\"partitionKeys\":");
-    write_json(out, keys);
+    keys.write(out);
     out.extend_from_slice(b"}}");
     data
 }

@@ -230,7 +230,10 @@ impl Millis {
 
 /// `t` as [`format_millis`] writes it, without allocating for the usual years.
 pub(crate) fn millis(t: &DateTime<Utc>) -> Millis {
-    let (year, nano) = (t.year(), t.nanosecond());
+    // Each field read once from the naive date and time: `DateTime`'s own accessors convert
+    // to local time on every call.
+    let (date, time) = (t.date_naive(), t.time());
+    let (year, nano) = (date.year(), time.nanosecond());
     let other = || Millis::Other(t.to_rfc3339_opts(SecondsFormat::Millis, true));
     let Ok(year) = u32::try_from(year) else {
         return other();
@@ -246,11 +249,11 @@ pub(crate) fn millis(t: &DateTime<Utc>) -> Millis {
         }
     };
     put(0, 4, year);
-    put(5, 2, t.month());
-    put(8, 2, t.day());
-    put(11, 2, t.hour());
-    put(14, 2, t.minute());
-    put(17, 2, t.second());
+    put(5, 2, date.month());
+    put(8, 2, date.day());
+    put(11, 2, time.hour());
+    put(14, 2, time.minute());
+    put(17, 2, time.second());
     put(20, 3, nano / 1_000_000);
     Millis::Inline(out)
 }
