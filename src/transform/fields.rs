@@ -113,8 +113,10 @@ pub(crate) fn has_lone_surrogate(json: &str) -> bool {
     false
 }
 
-/// A map key borrowed from the input when it has no escapes.
-struct Key<'a>(Cow<'a, str>);
+/// A JSON string (a map key, an id) borrowed from the input when it has no escapes.
+///
+/// Not `Cow<str>` itself: serde's `Deserialize` for `Cow` always allocates an owned copy.
+pub(crate) struct Key<'a>(pub(crate) Cow<'a, str>);
 
 impl<'de> serde::Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
