@@ -17,7 +17,9 @@
 //! Last, how CPU and memory grow with the batch's size (10 KB to 3.5 MB) and with the distinct
 //! pages and users of 100,000 replayed clicks (10 to 100,000).
 //!
-//! Run with `cargo bench --bench versus_python`. `PYTHON_REF` overrides the reference's path,
+//! Run with `cargo bench --bench versus_python`. `PYTHON_REF` overrides the reference's path
+//! (by default `shared/bench/python_ref_transform.py` in the first folder above the checkout
+//! that has one),
 //! `BENCH_ROUNDS` the number of alternating rounds (default 15), `CLICKSTREAM_BIN` the binary
 //! measured.
 
@@ -235,10 +237,18 @@ fn main() {
         measure_child(program, rest);
     }
     // `cargo bench` passes harness flags such as --bench; this runner takes none.
+    // `../shared/bench/` beside the checkout, or beside any folder above it (a git worktree
+    // of the project sits deeper than its main checkout).
     let reference = std::env::var_os("PYTHON_REF")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/python_ref_transform.py")
+            let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+            manifest
+                .ancestors()
+                .skip(1)
+                .map(|dir| dir.join("shared/bench/python_ref_transform.py"))
+                .find(|path| path.exists())
+                .unwrap_or_else(|| manifest.join("../shared/bench/python_ref_transform.py"))
         });
     let rounds: usize = std::env::var("BENCH_ROUNDS")
         .ok()
