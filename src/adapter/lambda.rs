@@ -1,5 +1,6 @@
 //! The Lambda runtime adapter: builds the handler once at cold start and serves invocations.
-//! The SNS client is built by the first alert (see [`LazySns`]).
+//! The SNS client is built by the first alert ([`LazySns`]), the DynamoDB one by the first state
+//! call ([`super::LazyDynamo`]).
 
 use std::process::ExitCode;
 
