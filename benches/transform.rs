@@ -31,7 +31,9 @@ fn handler_benchmarks(c: &mut Criterion) {
     let config = Config::from_lookup(|_| None).unwrap_or_else(|e| panic!("{e}"));
     // Seed batches carry anomalies; the bench measures the transform, not a terminal.
     let handler = Handler::new(config, Discard);
+    // Timers on: the rate detector bounds its store calls with a timeout, as in Lambda.
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
     let mut run = || {

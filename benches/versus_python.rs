@@ -14,7 +14,12 @@
 //! their original data), so one such batch is refused whole, before the rate detector sees
 //! it. Replayed, the rate windows also close and are scored, as in a warm container.
 //!
-//! Run with `cargo bench --bench versus_python`. `PYTHON_REF` overrides the reference's path,
+//! Last, how CPU and memory grow with the batch's size (10 KB to 3.5 MB) and with the distinct
+//! pages and users of 100,000 replayed clicks (10 to 100,000).
+//!
+//! Run with `cargo bench --bench versus_python`. `PYTHON_REF` overrides the reference's path
+//! (by default `shared/bench/python_ref_transform.py` in the first folder above the checkout
+//! that has one),
 //! `BENCH_ROUNDS` the number of alternating rounds (default 15), `CLICKSTREAM_BIN` the binary
 //! measured.
 
@@ -166,9 +171,9 @@ fn write_hostile_record(dir: &Path) -> PathBuf {
 }
 
 /// JSON Lines of Firehose events: [`DISTINCT`] clicks in [`DISTINCT_BATCHES`] one-minute
-/// batches, click `i` by user `i` on page `/pagina-i`, evenly spread in event time, each
-/// arriving a second after its click.
-fn write_distinct_replay(dir: &Path) -> PathBuf {
+/// batches, click `i` by user `i % distinct + 1` on page `/pagina-{i % distinct + 1}`, evenly
+/// spread in event time, each arriving a second after its click.
+fn write_distinct_replay(dir: &Path, distinct: usize) -> PathBuf {
     use base64::Engine as _;
     let start: chrono::DateTime<chrono::Utc> = "2026-11-27T10:00:00Z".parse().unwrap_or_default();
     let per_batch = DISTINCT / DISTINCT_BATCHES;
@@ -180,8 +185,8 @@ fn write_distinct_replay(dir: &Path) -> PathBuf {
                 let i = batch * per_batch + j;
                 let click = Click {
                     timestamp: start + spacing * i as i32,
-                    user_id: i as u32 + 1,
-                    page: i as u32 + 1,
+                    user_id: (i % distinct) as u32 + 1,
+                    page: (i % distinct) as u32 + 1,
                     element: (i % 20) as u32 + 1,
                     x: (i % 1920) as u32,
                     y: (i % 1080) as u32,
@@ -203,7 +208,7 @@ fn write_distinct_replay(dir: &Path) -> PathBuf {
         lines.push_str(&event.to_string());
         lines.push('\n');
     }
-    let path = dir.join("distinct-100k.jsonl");
+    let path = dir.join(format!("distinct-{distinct}.jsonl"));
     std::fs::write(&path, lines).unwrap_or_else(|e| panic!("{e}"));
     path
 }
@@ -232,10 +237,18 @@ fn main() {
         measure_child(program, rest);
     }
     // `cargo bench` passes harness flags such as --bench; this runner takes none.
+    // `../shared/bench/` beside the checkout, or beside any folder above it (a git worktree
+    // of the project sits deeper than its main checkout).
     let reference = std::env::var_os("PYTHON_REF")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/python_ref_transform.py")
+            let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+            manifest
+                .ancestors()
+                .skip(1)
+                .map(|dir| dir.join("shared/bench/python_ref_transform.py"))
+                .find(|path| path.exists())
+                .unwrap_or_else(|| manifest.join("../shared/bench/python_ref_transform.py"))
         });
     let rounds: usize = std::env::var("BENCH_ROUNDS")
         .ok()
@@ -249,7 +262,7 @@ fn main() {
     let tiny = write_tiny_anomalies(&dir);
     let size = std::fs::metadata(&big).map(|m| m.len()).unwrap_or(0);
 
-    let distinct = write_distinct_replay(&dir);
+    let distinct = write_distinct_replay(&dir, DISTINCT);
 
     let have_reference =
         reference.exists() && Command::new("python3").arg("--version").output().is_ok();
@@ -392,5 +405,42 @@ fn main() {
         "detection's memory: peak RSS on - off = {:+.2} MiB",
         mib(rss(&d_on) - rss(&d_off))
     );
+
+    // How CPU and memory grow: with the batch's bytes (seed-shaped records of ~400 bytes), and
+    // with the distinct pages and users of the same 100,000 clicks, detectors on.
+    println!("\ngrowth, detectors on (CPU: median of 5; peak RSS: median of 5)");
+    println!(
+        "{:<52} {:>12} {:>14}",
+        "invoke of one batch", "CPU (ms)", "peak RSS (MiB)"
+    );
+    for records in [25, 250, 2_500, 8_600] {
+        let path = write_event(&dir, &format!("batch-{records}.json"), records);
+        let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let runs: Vec<Usage> = (0..5)
+            .map(|_| measure(bin, &[Path::new("invoke"), &path], DETECTORS_ON))
+            .collect();
+        println!(
+            "{:<52} {:>12.2} {:>14.1}",
+            format!("{records} records, {:.0} KB", bytes as f64 / 1e3),
+            ms(cpu(&runs)),
+            mib(rss(&runs))
+        );
+    }
+    println!(
+        "{:<52} {:>12} {:>14}",
+        "replay of 100,000 clicks in 50 batches", "CPU (ms)", "peak RSS (MiB)"
+    );
+    for keys in [10, 1_000, DISTINCT] {
+        let path = write_distinct_replay(&dir, keys);
+        let runs: Vec<Usage> = (0..5)
+            .map(|_| measure(bin, &[Path::new("replay"), &path], DETECTORS_ON))
+            .collect();
+        println!(
+            "{:<52} {:>12.1} {:>14.1}",
+            format!("{keys} distinct pages and users"),
+            ms(cpu(&runs)),
+            mib(rss(&runs))
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -3,7 +3,7 @@
 //!
 //! The pure core knows nothing of AWS clients:
 //! - [`event`](crate::event): the events the function answers, one module per shape, each with
-//!   the same verbs (recognize, handle, answer);
+//!   the same verbs (recognize, apply against a context, answer);
 //! - `transform`: the Firehose transformation contract, click by click;
 //! - `alert`: anomalies in one schema, storm control, and one bounded alert per invocation;
 //! - [`generate`]: synthetic clicks shaped like the lab producer's.

@@ -76,7 +76,8 @@ pub(crate) struct DynamoStore {
 
 impl DynamoStore {
     /// Builds the client from the standard AWS configuration (credentials chain, region,
-    /// `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_DYNAMODB`), once, at cold start.
+    /// `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_DYNAMODB`), once per container, when the first
+    /// state call needs it ([`super::LazyDynamo`]).
     pub(crate) async fn from_env(table: String) -> Self {
         Self::with_timeouts(table, CALL_TIMEOUT, ATTEMPT_TIMEOUT).await
     }

@@ -1,4 +1,6 @@
 //! The Lambda runtime adapter: builds the handler once at cold start and serves invocations.
+//! The SNS client is built by the first alert ([`LazySns`]), the DynamoDB one by the first state
+//! call ([`super::LazyDynamo`]).
 
 use std::process::ExitCode;
 
@@ -6,8 +8,8 @@ use chrono::Utc;
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::value::RawValue;
 
+use super::LazySns;
 use super::runtime;
-use super::sns::SnsPublisher;
 use crate::config::Config;
 use crate::handler::Handler;
 
@@ -40,7 +42,7 @@ async fn run() -> Result<(), lambda_runtime::Error> {
         );
     };
     let state = super::state_store(config.state_table.as_deref()).await;
-    let handler = Handler::new(config, SnsPublisher::from_env(topic).await).with_state(state);
+    let handler = Handler::new(config, LazySns::new(topic)).with_state(state);
     let handler = &handler;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<Box<RawValue>>| async move {

@@ -25,7 +25,8 @@ pub(crate) struct SnsPublisher {
 
 impl SnsPublisher {
     /// Builds the client from the standard AWS configuration (credentials chain, region,
-    /// `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_SNS`), once, at cold start.
+    /// `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_SNS`), once per container, when the first alert
+    /// needs it ([`super::LazySns`]).
     pub(crate) async fn from_env(topic_arn: String) -> Self {
         let config = super::sdk_config(super::Budget {
             call: PUBLISH_TIMEOUT,

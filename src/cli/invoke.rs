@@ -25,7 +25,7 @@ pub(super) fn run(file: Option<PathBuf>) -> ExitCode {
         Err(code) => return code,
     };
     let invocation = runtime.block_on(async {
-        let publisher = Publisher::for_topic(config.alert_topic_arn.as_deref()).await;
+        let publisher = Publisher::for_topic(config.alert_topic_arn.as_deref());
         let state = crate::adapter::state_store(config.state_table.as_deref()).await;
         Handler::new(config, publisher)
             .with_state(state)

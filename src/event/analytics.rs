@@ -15,14 +15,12 @@ use std::borrow::Cow;
 use aws_lambda_events::event::kinesis::analytics::{
     KinesisAnalyticsOutputDeliveryResponse, KinesisAnalyticsOutputDeliveryResponseRecord,
 };
-use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 
 use super::record::BatchRecord;
-use super::{Ack, alert_on_records};
+use super::{Ack, Context, EventError, alert_on_records};
 use crate::alert::publisher::AlertPublisher;
 use crate::alert::source::{Source, SourceKind};
-use crate::handler::{Handler, HandlerError};
 use crate::metrics::InvocationMetrics;
 
 #[derive(Debug)]
@@ -45,12 +43,11 @@ impl<'a> AnalyticsEvent<'a> {
         }
     }
 
-    pub(crate) async fn handle<P: AlertPublisher>(
+    pub(crate) async fn apply<P: AlertPublisher>(
         self,
-        handler: &Handler<P>,
-        now: DateTime<Utc>,
+        cx: &Context<'_, P>,
         metrics: &mut InvocationMetrics,
-    ) -> Result<Box<RawValue>, HandlerError> {
+    ) -> Result<Box<RawValue>, EventError> {
         let source = Source {
             kind: SourceKind::KinesisAnalytics,
             name: self.application_arn.to_string(),
@@ -60,11 +57,11 @@ impl<'a> AnalyticsEvent<'a> {
             .records
             .iter()
             .map(|r| (r.record_id.as_ref(), r.payload.as_deref()));
-        let acks = alert_on_records(handler, &source, payloads, now, metrics).await;
+        let acks = alert_on_records(cx, &source, payloads, metrics).await;
         self.answer(&acks)
     }
 
-    fn answer(&self, acks: &[Ack]) -> Result<Box<RawValue>, HandlerError> {
+    fn answer(&self, acks: &[Ack]) -> Result<Box<RawValue>, EventError> {
         let mut response = KinesisAnalyticsOutputDeliveryResponse::default();
         response.records = self
             .records

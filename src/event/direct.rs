@@ -11,18 +11,16 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::{DeserializeSeed, Deserializer, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::Unrecognized;
+use super::{Context, EventError, Unrecognized};
 use crate::alert::anomaly::Anomaly;
 use crate::alert::digest::Digest;
 use crate::alert::publisher::AlertPublisher;
 use crate::alert::sender::Outcome;
 use crate::alert::source::{Source, SourceKind};
-use crate::handler::{Handler, HandlerError};
 use crate::metrics::InvocationMetrics;
 use crate::transform::fields::json_string;
 
@@ -32,7 +30,7 @@ const PROBLEMS_SHOWN: usize = 10;
 #[derive(Debug)]
 pub(crate) struct DirectEvent<'a> {
     source: Option<Cow<'a, str>>,
-    /// The `anomalies` array, still as text: items are read one at a time in [`Self::handle`]
+    /// The `anomalies` array, still as text: items are read one at a time in [`Self::apply`]
     /// so that 6 MB of tiny anomalies never sit in memory as parsed values.
     anomalies: &'a RawValue,
 }
@@ -68,13 +66,12 @@ impl<'a> DirectEvent<'a> {
         Ok(Self { source, anomalies })
     }
 
-    pub(crate) async fn handle<P: AlertPublisher>(
+    pub(crate) async fn apply<P: AlertPublisher>(
         self,
-        handler: &Handler<P>,
-        now: DateTime<Utc>,
+        cx: &Context<'_, P>,
         metrics: &mut InvocationMetrics,
-    ) -> Result<Box<RawValue>, HandlerError> {
-        let digest = self.read(handler.digest())?;
+    ) -> Result<Box<RawValue>, EventError> {
+        let digest = self.read(cx.digest())?;
         let count = digest.count();
         metrics.anomalies = count;
         if digest.is_empty() {
@@ -90,13 +87,13 @@ impl<'a> DirectEvent<'a> {
             name: self.source.as_deref().unwrap_or("direct").to_owned(),
             invocation_id: None,
         };
-        let outcome = handler
-            .alerts()
+        let outcome = cx
+            .alerts
             .send(
                 &source,
                 digest,
                 None,
-                now,
+                cx.now,
                 crate::detect::streams::deadline(),
                 metrics,
             )
@@ -120,12 +117,12 @@ impl<'a> DirectEvent<'a> {
                 dry_run: 0,
                 message_id: None,
             },
-            Outcome::Failed(source) => return Err(HandlerError::Publish { count, source }),
+            Outcome::Failed(source) => return Err(EventError::Publish { count, source }),
         })
     }
 
     /// Reads every item into `digest`, or says which items are not anomalies.
-    fn read(&self, mut digest: Digest) -> Result<Digest, HandlerError> {
+    fn read(&self, mut digest: Digest) -> Result<Digest, EventError> {
         let mut total = 0;
         let mut unreadable = 0;
         let mut shown = Vec::new();
@@ -143,7 +140,7 @@ impl<'a> DirectEvent<'a> {
         };
         let mut de = serde_json::Deserializer::from_str(self.anomalies.get());
         de.deserialize_seq(EachItem(each))
-            .map_err(|e| HandlerError::UnreadableAnomalies {
+            .map_err(|e| EventError::UnreadableAnomalies {
                 unreadable: 1,
                 total: 1,
                 shown: format!("`anomalies` cannot be read: {e}"),
@@ -154,7 +151,7 @@ impl<'a> DirectEvent<'a> {
             if more > 0 {
                 text.push_str(&format!(" (and {more} more)"));
             }
-            return Err(HandlerError::UnreadableAnomalies {
+            return Err(EventError::UnreadableAnomalies {
                 unreadable,
                 total,
                 shown: text,
@@ -164,7 +161,7 @@ impl<'a> DirectEvent<'a> {
     }
 }
 
-fn answer(answer: DirectAnswer) -> Result<Box<RawValue>, HandlerError> {
+fn answer(answer: DirectAnswer) -> Result<Box<RawValue>, EventError> {
     Ok(serde_json::value::to_raw_value(&answer)?)
 }
 

@@ -10,12 +10,11 @@
 //! hostage by alerting.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 
-use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 
 use super::record::BatchRecord;
+use super::{Context, EventError};
 use crate::alert::compose::DataLocation;
 use crate::alert::digest::Digest;
 use crate::alert::publisher::AlertPublisher;
@@ -23,7 +22,6 @@ use crate::alert::source::{Source, SourceKind};
 use crate::detect::findings;
 use crate::detect::rates::{Batch, RateClick};
 use crate::detect::streams::{self, RateOutcome};
-use crate::handler::{Handler, HandlerError};
 use crate::metrics::InvocationMetrics;
 use crate::transform::{self, TransformSettings, Transformed, partition};
 
@@ -56,17 +54,17 @@ impl<'a> FirehoseEvent<'a> {
 
     /// Transforms the batch, runs the detectors, then alerts on what they found. Fails only
     /// when no answer can fit Lambda's limit.
-    pub(crate) async fn handle<P: AlertPublisher>(
+    pub(crate) async fn apply<P: AlertPublisher>(
         self,
-        handler: &Handler<P>,
-        now: DateTime<Utc>,
+        cx: &Context<'_, P>,
         metrics: &mut InvocationMetrics,
-    ) -> Result<Box<RawValue>, HandlerError> {
-        let detect = &handler.config().detect;
+    ) -> Result<Box<RawValue>, EventError> {
+        let now = cx.now;
+        let detect = &cx.config.detect;
         let settings = TransformSettings {
-            drop_event_types: &handler.config().drop_event_types,
+            drop_event_types: &cx.config.drop_event_types,
             now,
-            response_limit: handler.response_limit(),
+            response_limit: cx.response_limit,
             detect,
         };
         let out = transform::transform(&self.records, &settings)?;
@@ -77,16 +75,13 @@ impl<'a> FirehoseEvent<'a> {
             // A burst's clicks are a finding of their own (`user_burst`): counted in the page
             // and site series too, one bot would be reported twice, and teach the rate models a
             // rate no person made (their memory of recent peaks would then hide a real spike).
-            let in_bursts: HashSet<usize> = out
-                .bursts
-                .iter()
-                .flat_map(|b| b.records.iter().copied())
-                .collect();
+            let in_burst = out.in_burst();
             let clicks: Vec<RateClick<'_>> = out
                 .clicks
                 .iter()
-                .filter(|c| !in_bursts.contains(&c.record))
-                .map(|c| RateClick {
+                .zip(&in_burst)
+                .filter(|(_, in_burst)| !**in_burst)
+                .map(|(c, _)| RateClick {
                     at: c.event_time,
                     user: c.user_id(),
                     page: c.page_url(),
@@ -95,8 +90,8 @@ impl<'a> FirehoseEvent<'a> {
             let batch = batch_id(self.invocation_id.as_deref(), &self.records);
             let counted = Batch::count(&clicks, now, detect);
             streams::observe(
-                handler.state(),
-                handler.scored_through(),
+                cx.state,
+                cx.scored_through,
                 stream,
                 &batch,
                 &counted,
@@ -135,7 +130,7 @@ impl<'a> FirehoseEvent<'a> {
         metrics.state_store_calls += rates.calls;
         metrics.state_store_conflicts += rates.conflicts;
         metrics.state_store_errors += usize::from(rates.error);
-        let mut digest = handler.digest();
+        let mut digest = cx.digest();
         for click in out.flagged() {
             let record_id = self.records.get(click.record).map(|r| &*r.record_id);
             digest.add(findings::producer_flag(
@@ -151,8 +146,7 @@ impl<'a> FirehoseEvent<'a> {
         }
         metrics.anomalies = digest.count();
         if !digest.is_empty() {
-            self.alert(handler, digest, &out, now, deadline, metrics)
-                .await;
+            self.alert(cx, digest, &out, deadline, metrics).await;
         }
         Ok(out.body)
     }
@@ -160,10 +154,9 @@ impl<'a> FirehoseEvent<'a> {
     /// One alert for everything the batch revealed; its outcome is logged and counted only.
     async fn alert<P: AlertPublisher>(
         &self,
-        handler: &Handler<P>,
+        cx: &Context<'_, P>,
         digest: Digest,
         out: &Transformed,
-        now: DateTime<Utc>,
         deadline: tokio::time::Instant,
         metrics: &mut InvocationMetrics,
     ) {
@@ -173,12 +166,11 @@ impl<'a> FirehoseEvent<'a> {
             invocation_id: self.invocation_id.as_deref().map(str::to_owned),
         };
         let location = DataLocation {
-            processed_prefix: handler.config().processed_data_uri.clone(),
+            processed_prefix: cx.config.processed_data_uri.clone(),
             partitions: partitions(out),
         };
-        handler
-            .alerts()
-            .send(&source, digest, Some(&location), now, deadline, metrics)
+        cx.alerts
+            .send(&source, digest, Some(&location), cx.now, deadline, metrics)
             .await;
     }
 }
@@ -201,17 +193,13 @@ fn batch_id(invocation_id: Option<&str>, records: &[BatchRecord<'_>]) -> String 
 
 /// The distinct `dt=…/hour=…` partitions of the batch's anomalous records, in time order.
 fn partitions(out: &Transformed) -> Vec<String> {
-    let in_burst: std::collections::HashSet<usize> = out
-        .bursts
-        .iter()
-        .flat_map(|b| b.records.iter().copied())
-        .collect();
+    let in_burst = out.in_burst();
     let mut keys: Vec<String> = out
         .clicks
         .iter()
-        .enumerate()
-        .filter(|(i, c)| c.flagged || in_burst.contains(i))
-        .map(|(_, c)| partition::s3_path(&c.event_time_text()))
+        .zip(&in_burst)
+        .filter(|(c, in_burst)| c.flagged || **in_burst)
+        .map(|(c, _)| partition::s3_path(&c.event_time_text()))
         .collect();
     keys.sort();
     keys.dedup();

@@ -2,21 +2,26 @@
 //! spirit of tokio's mini-redis commands:
 //!
 //! - `recognize`: build the typed event from what the envelope read (no second parse);
-//! - `handle`: do the work (transform, alert) and count it;
+//! - `apply`: do the work (transform, detect, alert) against the [`Context`] it is given, and
+//!   count it;
 //! - `answer`: the response that event's caller expects.
 //!
 //! [`firehose`] is the data path; [`stream`] (Kinesis data streams), [`analytics`] (Kinesis
 //! Data Analytics output) and [`direct`] (a detector calling us) only carry anomalies to alert on.
+//!
+//! The events know the context, never the handler that builds it (`crate::handler`), so the
+//! dependency runs one way: handler → event → transform, detect, alert.
 
 pub(crate) mod analytics;
+pub(crate) mod context;
 pub(crate) mod direct;
 pub(crate) mod envelope;
+pub(crate) mod error;
 pub(crate) mod firehose;
 pub(crate) mod lenient;
 pub(crate) mod record;
 pub(crate) mod stream;
 
-use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 use thiserror::Error;
 
@@ -24,9 +29,10 @@ use crate::alert::anomaly::{Anomaly, NotAnAnomaly};
 use crate::alert::publisher::AlertPublisher;
 use crate::alert::sender::Outcome;
 use crate::alert::source::{Source, SourceKind};
-use crate::handler::{Handler, HandlerError};
 use crate::metrics::InvocationMetrics;
+pub(crate) use context::Context;
 use envelope::Envelope;
+pub use error::EventError;
 
 /// What every error about an unrecognized event says it expected.
 pub(crate) const ACCEPTED: &str = "expected one of: a Firehose transformation event \
@@ -87,17 +93,17 @@ impl<'a> Event<'a> {
         }
     }
 
-    pub(crate) async fn handle<P: AlertPublisher>(
+    /// Does the event's work against `cx` and gives its caller's answer.
+    pub(crate) async fn apply<P: AlertPublisher>(
         self,
-        handler: &Handler<P>,
-        now: DateTime<Utc>,
+        cx: &Context<'_, P>,
         metrics: &mut InvocationMetrics,
-    ) -> Result<Box<RawValue>, HandlerError> {
+    ) -> Result<Box<RawValue>, EventError> {
         match self {
-            Self::Firehose(e) => e.handle(handler, now, metrics).await,
-            Self::KinesisAnalytics(e) => e.handle(handler, now, metrics).await,
-            Self::KinesisStream(e) => e.handle(handler, now, metrics).await,
-            Self::Direct(e) => e.handle(handler, now, metrics).await,
+            Self::Firehose(e) => e.apply(cx, metrics).await,
+            Self::KinesisAnalytics(e) => e.apply(cx, metrics).await,
+            Self::KinesisStream(e) => e.apply(cx, metrics).await,
+            Self::Direct(e) => e.apply(cx, metrics).await,
         }
     }
 }
@@ -115,13 +121,12 @@ pub(crate) enum Ack {
 /// Reads each record of an alert-only batch as an anomaly, alerts once on the readable ones,
 /// and says per record whether it is done. `ids` name the records in the log.
 pub(crate) async fn alert_on_records<'a, P: AlertPublisher>(
-    handler: &Handler<P>,
+    cx: &Context<'_, P>,
     source: &Source,
     records: impl Iterator<Item = (&'a str, Option<&'a str>)>,
-    now: DateTime<Utc>,
     metrics: &mut InvocationMetrics,
 ) -> Vec<Ack> {
-    let mut digest = handler.digest();
+    let mut digest = cx.digest();
     let mut readable = Vec::new();
     for (id, payload) in records {
         match Anomaly::from_payload(payload) {
@@ -140,13 +145,12 @@ pub(crate) async fn alert_on_records<'a, P: AlertPublisher>(
     metrics.anomalies = digest.count();
     let failed = !digest.is_empty()
         && matches!(
-            handler
-                .alerts()
+            cx.alerts
                 .send(
                     source,
                     digest,
                     None,
-                    now,
+                    cx.now,
                     crate::detect::streams::deadline(),
                     metrics,
                 )

@@ -23,6 +23,7 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::lenient::LenientText;
+use crate::transform::fields::Key;
 
 /// Which field carried the payload, and so which field the answer must carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -76,10 +77,10 @@ impl<'de: 'a, 'a> Visitor<'de> for RecordVisitor<'a> {
         let mut kafka: Option<Option<Cow<'a, str>>> = None;
         let mut fault = None;
         let mut preprocessing_metadata = false;
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             match key.as_ref() {
                 "recordId" => {
-                    let id: Cow<'de, str> = map.next_value()?;
+                    let Key(id) = map.next_value::<Key<'de>>()?;
                     if record_id.is_some() {
                         fault = Some(EnvelopeFault::Duplicate("recordId"));
                     } else {

@@ -14,14 +14,12 @@
 use std::borrow::Cow;
 
 use aws_lambda_events::event::streams::KinesisBatchItemFailure;
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::{Ack, Unrecognized, alert_on_records, lenient};
+use super::{Ack, Context, EventError, Unrecognized, alert_on_records, lenient};
 use crate::alert::publisher::AlertPublisher;
 use crate::alert::source::{Source, SourceKind};
-use crate::handler::{Handler, HandlerError};
 use crate::metrics::InvocationMetrics;
 
 #[derive(Debug)]
@@ -121,12 +119,11 @@ impl<'a> StreamEvent<'a> {
         })
     }
 
-    pub(crate) async fn handle<P: AlertPublisher>(
+    pub(crate) async fn apply<P: AlertPublisher>(
         self,
-        handler: &Handler<P>,
-        now: DateTime<Utc>,
+        cx: &Context<'_, P>,
         metrics: &mut InvocationMetrics,
-    ) -> Result<Box<RawValue>, HandlerError> {
+    ) -> Result<Box<RawValue>, EventError> {
         let source = Source {
             kind: SourceKind::KinesisStream,
             name: self
@@ -140,11 +137,11 @@ impl<'a> StreamEvent<'a> {
             .records
             .iter()
             .map(|r| (r.sequence_number.as_ref(), r.data.as_deref()));
-        let acks = alert_on_records(handler, &source, payloads, now, metrics).await;
+        let acks = alert_on_records(cx, &source, payloads, metrics).await;
         self.answer(&acks)
     }
 
-    fn answer(&self, acks: &[Ack]) -> Result<Box<RawValue>, HandlerError> {
+    fn answer(&self, acks: &[Ack]) -> Result<Box<RawValue>, EventError> {
         let batch_item_failures = self
             .records
             .iter()

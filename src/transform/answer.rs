@@ -11,10 +11,10 @@
 
 use std::io::Write;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use serde::{Serialize, Serializer};
 
+use super::encoding::{encode_into, encoded_len};
+use super::fields::write_json_string;
 use super::partition::PartitionKeys;
 use crate::event::record::{BatchRecord, PayloadField};
 
@@ -91,24 +91,19 @@ pub(crate) fn write_ok(
     keys: &PartitionKeys<'_>,
 ) -> usize {
     out.extend_from_slice(b"{\"recordId\":");
-    write_json(out, record_id);
+    write_json_string(out, record_id);
     out.extend_from_slice(b",\"result\":\"Ok\",\"");
     out.extend_from_slice(payload_key(field).as_bytes());
     out.extend_from_slice(b"\":\"");
     let data = out.len();
     out.resize(data + encoded_len(line.len()), 0);
     // The slice is exactly the encoded length, so encoding cannot run out of room.
-    let written = STANDARD.encode_slice(line, &mut out[data..]).unwrap_or(0);
+    let written = encode_into(line, out.get_mut(data..).unwrap_or_default());
     out.truncate(data + written);
     out.extend_from_slice(b"\",\"metadata\":{\"partitionKeys\":");
-    write_json(out, keys);
+    keys.write(out);
     out.extend_from_slice(b"}}");
     data
-}
-
-/// Bytes of the padded base64 of `n` bytes.
-pub(crate) fn encoded_len(n: usize) -> usize {
-    n.div_ceil(3) * 4
 }
 
 /// Appends `value` as JSON.

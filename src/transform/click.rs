@@ -54,27 +54,28 @@ pub(crate) fn string_field<'a>(
     })
 }
 
-/// What the pipeline needs to know of a valid click, besides its enriched line.
+/// What the pipeline needs to know of a valid click, besides its enriched line. User and page
+/// are borrowed from the record's decoded text unless they hold escapes.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct ClickFacts {
+pub(crate) struct ClickFacts<'a> {
     pub(crate) event_time: DateTime<Utc>,
     /// `event_time` as written in the record, which also yields the partition keys.
-    pub(crate) event_time_text: String,
+    pub(crate) event_time_text: timestamp::Millis,
     /// The producer's `anomaly_detected` flag.
     pub(crate) flagged: bool,
     /// The user as text: an integer's digits or the string's contents.
-    pub(crate) user_id: String,
-    pub(crate) page_url: String,
+    pub(crate) user_id: Cow<'a, str>,
+    pub(crate) page_url: Cow<'a, str>,
 }
 
 /// Checks the fields the pipeline relies on. `event_type` is checked by the caller, since the
 /// drop decision comes before everything else.
-pub(crate) fn check(fields: &Fields<'_>) -> Result<ClickFacts, Rejection> {
+pub(crate) fn check<'a>(fields: &Fields<'a>) -> Result<ClickFacts<'a>, Rejection> {
     let timestamp = fields
         .get("timestamp")
         .ok_or(Rejection::MissingField("timestamp"))?;
     let user_id = user_id(fields)?;
-    let page_url = string_field(fields, "page_url")?.into_owned();
+    let page_url = string_field(fields, "page_url")?;
     let event_time = timestamp::parse_timestamp(timestamp).map_err(|e| match e {
         TimestampError::WrongType => Rejection::WrongType {
             field: "timestamp",
@@ -83,7 +84,7 @@ pub(crate) fn check(fields: &Fields<'_>) -> Result<ClickFacts, Rejection> {
         other => other.into(),
     })?;
     Ok(ClickFacts {
-        event_time_text: timestamp::format_millis(&event_time),
+        event_time_text: timestamp::millis(&event_time),
         event_time,
         flagged: fields.get("anomaly_detected").is_some_and(is_truthy),
         user_id,
@@ -91,21 +92,19 @@ pub(crate) fn check(fields: &Fields<'_>) -> Result<ClickFacts, Rejection> {
     })
 }
 
-fn user_id(fields: &Fields<'_>) -> Result<String, Rejection> {
+fn user_id<'a>(fields: &Fields<'a>) -> Result<Cow<'a, str>, Rejection> {
     let raw = fields
         .get("user_id")
         .ok_or(Rejection::MissingField("user_id"))?;
     let text = raw.get();
     let digits = text.strip_prefix('-').unwrap_or(text);
     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Ok(text.to_owned());
+        return Ok(Cow::Borrowed(text));
     }
-    json_string(raw)
-        .map(Cow::into_owned)
-        .ok_or(Rejection::WrongType {
-            field: "user_id",
-            expected: "an integer or a string",
-        })
+    json_string(raw).ok_or(Rejection::WrongType {
+        field: "user_id",
+        expected: "an integer or a string",
+    })
 }
 
 /// The anomaly flag: `true`, `"true"` in any case, the number 1, or a list holding any of these.
@@ -352,9 +351,9 @@ mod tests {
         )
         .unwrap();
         let facts = check(&fields).unwrap();
-        assert_eq!(facts.event_time_text, "2026-11-28T00:59:59.999Z");
+        assert_eq!(facts.event_time_text.as_str(), "2026-11-28T00:59:59.999Z");
         assert_eq!(
-            crate::transform::partition::s3_path(&facts.event_time_text),
+            crate::transform::partition::s3_path(facts.event_time_text.as_str()),
             "dt=2026-11-28/hour=00"
         );
         assert!(facts.flagged);

@@ -113,8 +113,10 @@ pub(crate) fn has_lone_surrogate(json: &str) -> bool {
     false
 }
 
-/// A map key borrowed from the input when it has no escapes.
-struct Key<'a>(Cow<'a, str>);
+/// A JSON string (a map key, an id) borrowed from the input when it has no escapes.
+///
+/// Not `Cow<str>` itself: serde's `Deserialize` for `Cow` always allocates an owned copy.
+pub(crate) struct Key<'a>(pub(crate) Cow<'a, str>);
 
 impl<'de> serde::Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -204,8 +206,24 @@ mod probes {
     pub(super) fn count(_: usize) {}
 }
 
-/// Writes `s` as a JSON string.
+/// Writes `s` as a JSON string, byte for byte as serde_json writes it.
+///
+/// serde_json escapes only control characters, `"` and `\\`; a string with none of them (every
+/// record id and partition key seen so far) is copied between quotes, which costs a scan
+/// instead of serde_json's table lookup and branch per byte (7 % of a batch's instructions
+/// for the ids and keys of its answers). Anything else goes through serde_json.
 pub(crate) fn write_json_string(out: &mut Vec<u8>, s: &str) {
+    // A fold without an early exit, so the compiler checks many bytes at a time.
+    let needs_escape = s.bytes().fold(false, |any, b| {
+        any | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if !needs_escape {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return;
+    }
     // Writing into a Vec cannot fail, and a &str always serializes.
     let _ = serde_json::to_writer(&mut *out, s);
 }
@@ -266,6 +284,29 @@ pub(crate) fn write_compact(out: &mut Vec<u8>, json: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_are_written_as_serde_json_writes_them() {
+        let mut every_char: String = (0..=0x7f_u8).map(char::from).collect();
+        every_char.push_str("é€😀\u{2028}\u{7f}");
+        let cases = [
+            "",
+            "plain",
+            "49654399385757399545541582452367416398113960186765279234",
+            "a\"b",
+            "a\\b",
+            "tab\there",
+            "line\n",
+            "\u{1f}",
+            "/slash/",
+            every_char.as_str(),
+        ];
+        for case in cases {
+            let mut ours = Vec::new();
+            write_json_string(&mut ours, case);
+            assert_eq!(ours, serde_json::to_vec(case).unwrap(), "{case:?}");
+        }
+    }
 
     #[test]
     fn parses_objects_and_rejects_everything_else() {

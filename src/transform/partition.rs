@@ -5,6 +5,8 @@
 
 use serde::{Serialize, Serializer};
 
+use super::fields::write_json_string;
+
 /// `YYYY-MM-DD` of an `event_time` as this function writes it.
 pub(crate) fn date(event_time: &str) -> &str {
     event_time.get(..10).unwrap_or_default()
@@ -33,6 +35,20 @@ pub(crate) struct PartitionKeys<'a> {
     pub(crate) is_anomaly: bool,
     /// The record's `event_time`; date and hour are slices of it.
     pub(crate) event_time: &'a str,
+}
+
+impl PartitionKeys<'_> {
+    /// Appends the keys as JSON, as their [`Serialize`] writes them, without serde's
+    /// per-field machinery (this runs once per record).
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"status\":\"");
+        out.extend_from_slice(status(self.is_anomaly).as_bytes());
+        out.extend_from_slice(b"\",\"event_date\":");
+        write_json_string(out, date(self.event_time));
+        out.extend_from_slice(b",\"event_hour\":");
+        write_json_string(out, hour(self.event_time));
+        out.push(b'}');
+    }
 }
 
 impl Serialize for PartitionKeys<'_> {
@@ -64,5 +80,26 @@ mod tests {
             r#"{"status":"anomaly","event_date":"2026-11-28","event_hour":"00"}"#
         );
         assert_eq!(status(false), "processed");
+    }
+
+    #[test]
+    fn written_by_hand_as_serde_writes_them() {
+        for event_time in [
+            "2026-11-28T00:59:59.999Z",
+            "+10000-01-01T00:00:00.000Z",
+            "",
+            "2026",
+            "2026-11-28T0",
+        ] {
+            for is_anomaly in [true, false] {
+                let keys = PartitionKeys {
+                    is_anomaly,
+                    event_time,
+                };
+                let mut ours = Vec::new();
+                keys.write(&mut ours);
+                assert_eq!(ours, serde_json::to_vec(&keys).unwrap(), "{event_time}");
+            }
+        }
     }
 }

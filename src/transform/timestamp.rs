@@ -205,12 +205,41 @@ fn in_range(t: DateTime<Utc>) -> Result<DateTime<Utc>, TimestampError> {
 /// calls per record); chrono still writes a leap second and years outside 0000–9999, which
 /// never come from the parsers here.
 pub(crate) fn format_millis(t: &DateTime<Utc>) -> String {
-    let (year, nano) = (t.year(), t.nanosecond());
+    millis(t).as_str().to_owned()
+}
+
+/// A time as [`format_millis`] writes it, kept inline: a record's `event_time` and
+/// `arrival_time` are two of these, and were two allocations per record as `String`s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Millis {
+    /// The 24 ASCII bytes of a year from 0000 to 9999.
+    Inline([u8; 24]),
+    /// Anything else, as chrono writes it.
+    Other(String),
+}
+
+impl Millis {
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            // ASCII digits and separators: always UTF-8.
+            Self::Inline(bytes) => std::str::from_utf8(bytes).unwrap_or_default(),
+            Self::Other(text) => text,
+        }
+    }
+}
+
+/// `t` as [`format_millis`] writes it, without allocating for the usual years.
+pub(crate) fn millis(t: &DateTime<Utc>) -> Millis {
+    // Each field read once from the naive date and time: `DateTime`'s own accessors convert
+    // to local time on every call.
+    let (date, time) = (t.date_naive(), t.time());
+    let (year, nano) = (date.year(), time.nanosecond());
+    let other = || Millis::Other(t.to_rfc3339_opts(SecondsFormat::Millis, true));
     let Ok(year) = u32::try_from(year) else {
-        return t.to_rfc3339_opts(SecondsFormat::Millis, true);
+        return other();
     };
     if year > 9999 || nano >= 1_000_000_000 {
-        return t.to_rfc3339_opts(SecondsFormat::Millis, true);
+        return other();
     }
     let mut out = *b"0000-00-00T00:00:00.000Z";
     let mut put = |at: usize, width: usize, mut n: u32| {
@@ -220,17 +249,13 @@ pub(crate) fn format_millis(t: &DateTime<Utc>) -> String {
         }
     };
     put(0, 4, year);
-    put(5, 2, t.month());
-    put(8, 2, t.day());
-    put(11, 2, t.hour());
-    put(14, 2, t.minute());
-    put(17, 2, t.second());
+    put(5, 2, date.month());
+    put(8, 2, date.day());
+    put(11, 2, time.hour());
+    put(14, 2, time.minute());
+    put(17, 2, time.second());
     put(20, 3, nano / 1_000_000);
-    // ASCII digits and separators: always UTF-8.
-    std::str::from_utf8(&out).map_or_else(
-        |_| t.to_rfc3339_opts(SecondsFormat::Millis, true),
-        str::to_owned,
-    )
+    Millis::Inline(out)
 }
 
 #[cfg(test)]

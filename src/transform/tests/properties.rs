@@ -16,7 +16,7 @@
 //!    partition keys hold what the oracle computes (`is_anomaly` by the documented rule);
 //! 3. `Dropped` and `ProcessingFailed` return the payload byte for byte;
 //! 4. under a small response limit the answer either fits, changing only what the size guard
-//!    may change and no more than it must, or is refused as [`TooLarge`](super::TooLarge)
+//!    may change and no more than it must, or is refused as [`TooLarge`](super::super::TooLarge)
 //!    exactly when no answer can fit, as computed here independently.
 //!
 //! # Reproducing a run
@@ -25,7 +25,7 @@
 //! everywhere, and no regression file is written. `PROPTEST_RNG_SEED=<u64>` explores another
 //! seed and `PROPTEST_CASES=<n>` runs more cases; rerunning with the same values replays the
 //! same cases, e.g. `PROPTEST_RNG_SEED=7 PROPTEST_CASES=1000 cargo test --lib
-//! transform::properties`. `PROPTEST_RNG_ALGORITHM` is ignored: a seed means one sequence only
+//! transform::tests::properties`. `PROPTEST_RNG_ALGORITHM` is ignored: a seed means one sequence only
 //! with its algorithm.
 
 use std::fmt::{self, Write as _};
@@ -41,7 +41,7 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use super::{LAMBDA_RESPONSE_LIMIT, TooLarge, TransformSettings, Transformed, transform};
+use super::super::{LAMBDA_RESPONSE_LIMIT, TooLarge, TransformSettings, Transformed, transform};
 use crate::detect::settings::DetectSettings;
 use crate::event::envelope::Envelope;
 
