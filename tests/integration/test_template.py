@@ -292,7 +292,9 @@ INGEST_CORS_OUTPUT = '{"failedPutCount": $input.json(\'$.FailedPutCount\')}'
 def transform_required_fields() -> set[str]:
     """The click fields the transform refuses a record without (outside its tests)."""
     code = "".join(
-        _read(name).split("#[cfg(test)]\nmod tests")[0]
+        # An inline test module is cut off; `mod tests;` (tests in a file of their own) is not
+        # one, and the code after it is the transform's.
+        _read(name).split("#[cfg(test)]\nmod tests {")[0]
         for name in ("transform/click.rs", "transform/mod.rs")
     )
     fields = set(re.findall(r'MissingField\("(\w+)"\)', code))
