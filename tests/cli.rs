@@ -1,7 +1,6 @@
 //! The real binary, run as a user runs it: `invoke` on every sample event, `generate | invoke`,
 //! standard input, configuration from the environment, and the errors a user can make.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -11,21 +10,10 @@ use serde_json::Value;
 
 mod common;
 
-use common::clickstream as cmd;
+use common::{clickstream as cmd, run_with_stdin};
 
 fn events_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("events")
-}
-
-fn run_with_stdin(mut c: Command, stdin: &[u8]) -> Output {
-    let mut child = c
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    child.wait_with_output().unwrap()
 }
 
 fn json_stdout(out: &Output) -> Value {

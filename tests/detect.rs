@@ -7,7 +7,7 @@ use std::process::{Output, Stdio};
 
 mod common;
 
-use common::clickstream;
+use common::{clickstream, run_with_stdin};
 
 /// A day of five-minute rows with one spike, as the public benchmarks write them.
 fn series() -> String {
@@ -30,21 +30,9 @@ fn temp(name: &str) -> PathBuf {
 }
 
 fn detect(args: &[&str], stdin: &str) -> Output {
-    let mut child = clickstream()
-        .arg("detect")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    let mut c = clickstream();
+    c.arg("detect").args(args);
+    run_with_stdin(c, stdin.as_bytes())
 }
 
 #[test]
@@ -157,18 +145,10 @@ fn week() -> String {
 }
 
 fn detect_env(env: &[(&str, &str)], stdin: &str) -> Output {
-    let mut child = clickstream()
-        .arg("detect")
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A setting the command refuses ends it before it reads a byte: the pipe may then be
-    // closed under the write, which is the command's answer, not the test's failure.
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    child.wait_with_output().unwrap()
+    let mut c = clickstream();
+    c.arg("detect").envs(env.iter().copied());
+    // A setting the command refuses ends it before it reads a byte (see run_with_stdin).
+    run_with_stdin(c, stdin.as_bytes())
 }
 
 #[test]

@@ -3,8 +3,7 @@
 //! it would behave live: the cooldown, its key, the severity that breaks through it, and what
 //! held-back anomalies carry into the next alert.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -48,21 +47,8 @@ fn replay_with(mut c: Command, lines: &[Value], args: &[&str]) -> Output {
         text.push_str(&line.to_string());
         text.push('\n');
     }
-    let mut child = c
-        .arg("replay")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    c.arg("replay").args(args);
+    common::run_with_stdin(c, text.as_bytes())
 }
 
 fn alerts(out: &Output) -> Vec<Value> {

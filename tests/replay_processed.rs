@@ -21,18 +21,7 @@ fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
     c.env("ALERT_COOLDOWN_SECONDS", "0").args(args);
     match stdin {
         None => c.output().unwrap(),
-        Some(input) => {
-            use std::io::Write;
-            use std::process::Stdio;
-            let mut child = c
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            child.stdin.take().unwrap().write_all(input).unwrap();
-            child.wait_with_output().unwrap()
-        }
+        Some(input) => common::run_with_stdin(c, input),
     }
 }
 
