@@ -24,6 +24,8 @@
 //! state holds at most [`CANDIDATES_MAX`] candidate pages and models for the tracked ones only.
 
 use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::ops::RangeInclusive;
 
 use cardinality_estimator::CardinalityEstimator;
@@ -81,12 +83,6 @@ pub(crate) struct WindowCounts {
 }
 
 impl WindowCounts {
-    fn add(&mut self, click: &RateClick<'_>) {
-        self.site += 1;
-        self.users.insert(click.user);
-        self.add_page(normalize(click.page), 1);
-    }
-
     fn add_page(&mut self, page: &str, n: u64) {
         if let Some(count) = self.pages.get_mut(page) {
             *count += n;
@@ -138,21 +134,81 @@ impl Batch {
     ) -> Self {
         let width = width(settings);
         let horizon = now + FUTURE_SKEW;
-        let mut batch = Batch::default();
+        let mut latest: Option<DateTime<Utc>> = None;
+        // Each window's place in `counting`; clicks come mostly in time order, so the last
+        // window's place is kept at hand and the map is read only when the window changes.
+        let mut places: BTreeMap<i64, usize> = BTreeMap::new();
+        let mut counting: Vec<(i64, Counting<'_>)> = Vec::new();
+        let mut last: Option<(i64, usize)> = None;
         for click in clicks {
             if click.at > horizon {
                 continue;
             }
             let w = click.at.timestamp().div_euclid(width);
-            batch.windows.entry(w).or_default().add(click);
-            batch.latest = Some(batch.latest.map_or(click.at, |m| m.max(click.at)));
+            let place = match last {
+                Some((lw, place)) if lw == w => place,
+                _ => {
+                    let place = *places.entry(w).or_insert_with(|| {
+                        counting.push((w, Counting::default()));
+                        counting.len() - 1
+                    });
+                    last = Some((w, place));
+                    place
+                }
+            };
+            if let Some((_, window)) = counting.get_mut(place) {
+                window.add(click);
+            }
+            latest = Some(latest.map_or(click.at, |m| m.max(click.at)));
         }
-        batch
+        let windows = counting
+            .into_iter()
+            .map(|(w, window)| (w, window.finish()))
+            .collect();
+        Batch { windows, latest }
     }
 
     /// The first window this batch counts in.
     pub(crate) fn first(&self) -> Option<i64> {
         self.windows.keys().next().copied()
+    }
+}
+
+/// One window's clicks while a batch is counted: its pages keyed by the names the clicks lend,
+/// in a hash map, so that a click costs one hash of its page rather than the string comparisons
+/// of a walk down the sorted map [`WindowCounts`] keeps (which is built once, at the end).
+#[derive(Default)]
+struct Counting<'a> {
+    /// The window's counts but its pages.
+    counts: WindowCounts,
+    /// foldhash, seeded per map: several times cheaper than std's SipHash on short names,
+    /// and still not a hash a producer can aim collisions at without knowing the seed.
+    pages: HashMap<&'a str, u64, foldhash::fast::RandomState>,
+}
+
+impl<'a> Counting<'a> {
+    fn add(&mut self, click: &RateClick<'a>) {
+        self.counts.site += 1;
+        self.counts.users.insert(click.user);
+        // As `WindowCounts::add_page`: the first pages seen keep their names, the rest pooled.
+        let room = self.pages.len() < CANDIDATES_MAX;
+        match self.pages.entry(normalize(click.page)) {
+            Entry::Occupied(mut count) => *count.get_mut() += 1,
+            Entry::Vacant(page) if room => {
+                page.insert(1);
+            }
+            Entry::Vacant(_) => self.counts.other += 1,
+        }
+    }
+
+    fn finish(self) -> WindowCounts {
+        let mut counts = self.counts;
+        counts.pages = self
+            .pages
+            .into_iter()
+            .map(|(page, n)| (page.to_owned(), n))
+            .collect();
+        counts
     }
 }
 
