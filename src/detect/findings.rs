@@ -18,7 +18,7 @@ use crate::alert::anomaly::Anomaly;
 use crate::transform::ValidClick;
 
 /// A click the producer flagged, from the record `record_id`.
-pub(crate) fn producer_flag(click: &ValidClick, record_id: &str) -> Anomaly {
+pub(crate) fn producer_flag(click: ValidClick<'_>, record_id: &str) -> Anomaly {
     Anomaly {
         metric: Some("producer_flag".into()),
         page_url: Some(click.page_url().to_owned()),

@@ -127,8 +127,8 @@ pub(crate) struct Batch {
 impl Batch {
     /// Counts `clicks` in windows of `settings.window`, leaving out those stamped more than
     /// [`FUTURE_SKEW`] after `now`.
-    pub(crate) fn count(
-        clicks: &[RateClick<'_>],
+    pub(crate) fn count<'a>(
+        clicks: impl IntoIterator<Item = RateClick<'a>>,
         now: DateTime<Utc>,
         settings: &DetectSettings,
     ) -> Self {
@@ -157,7 +157,7 @@ impl Batch {
                 }
             };
             if let Some((_, window)) = counting.get_mut(place) {
-                window.add(click);
+                window.add(&click);
             }
             latest = Some(latest.map_or(click.at, |m| m.max(click.at)));
         }
@@ -537,7 +537,7 @@ mod tests {
             settings: &DetectSettings,
             params: &ModelParams,
         ) -> Vec<RateFinding> {
-            let batch = Batch::count(clicks, now, settings);
+            let batch = Batch::count(clicks.iter().copied(), now, settings);
             for (w, counts) in &batch.windows {
                 if is_late(self.state.next, *w) {
                     self.late += counts.site;

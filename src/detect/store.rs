@@ -139,7 +139,7 @@ pub(crate) mod contract {
                 page: "/p",
             })
             .collect();
-        let mut batch = Batch::count(&clicks, at, &DetectSettings::default());
+        let mut batch = Batch::count(clicks.iter().copied(), at, &DetectSettings::default());
         batch
             .windows
             .pop_first()

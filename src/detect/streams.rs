@@ -345,7 +345,7 @@ mod tests {
                 page: "/p",
             })
             .collect();
-        let counted = Batch::count(&clicks, at, settings);
+        let counted = Batch::count(clicks.iter().copied(), at, settings);
         observe(
             store,
             known,

@@ -10,6 +10,7 @@
 pub(crate) mod answer;
 pub(crate) mod body;
 pub(crate) mod click;
+pub(crate) mod clicks;
 pub(crate) mod encoding;
 pub(crate) mod fields;
 pub(crate) mod partition;
@@ -29,6 +30,7 @@ use crate::event::record::{BatchRecord, EnvelopeFault};
 use answer::{Answer, RecordResult};
 use body::{Body, Patches};
 use click::{Added, ClickFacts, Reason};
+pub(crate) use clicks::{Clicks, ValidClick};
 use fields::Fields;
 use partition::PartitionKeys;
 use rejection::Rejection;
@@ -57,70 +59,20 @@ pub(crate) struct Tally {
     pub(crate) failed_for_size: usize,
 }
 
-/// A valid click, for the detectors across batches and for the alert. A batch holds thousands
-/// of these beside its body, so each is small: its user and page share one allocation, and the
-/// text of its `event_time` is written again when needed.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct ValidClick {
-    /// The record's position in the batch.
-    pub(crate) record: usize,
-    /// The user's text, then the page's.
-    user_and_page: Box<str>,
-    /// Where the page starts in `user_and_page`.
-    page_at: usize,
-    pub(crate) event_time: DateTime<Utc>,
-    /// The producer's flag counted (`producer_flag` among its reasons).
-    pub(crate) flagged: bool,
-}
-
-impl ValidClick {
-    pub(crate) fn new(
-        record: usize,
-        user_id: &str,
-        page_url: &str,
-        event_time: DateTime<Utc>,
-        flagged: bool,
-    ) -> Self {
-        let mut user_and_page = String::with_capacity(user_id.len() + page_url.len());
-        user_and_page.push_str(user_id);
-        user_and_page.push_str(page_url);
-        Self {
-            record,
-            user_and_page: user_and_page.into_boxed_str(),
-            page_at: user_id.len(),
-            event_time,
-            flagged,
-        }
-    }
-
-    pub(crate) fn user_id(&self) -> &str {
-        self.user_and_page.get(..self.page_at).unwrap_or_default()
-    }
-
-    pub(crate) fn page_url(&self) -> &str {
-        self.user_and_page.get(self.page_at..).unwrap_or_default()
-    }
-
-    /// `event_time` as the record's line has it, from which the record's partition follows.
-    pub(crate) fn event_time_text(&self) -> String {
-        timestamp::format_millis(&self.event_time)
-    }
-}
-
 /// The transform's result: the serialized answer and what the rest of the function needs.
 #[derive(Debug)]
 pub(crate) struct Transformed {
     pub(crate) body: Box<RawValue>,
     pub(crate) tally: Tally,
     /// Every valid click, whatever the size guard then did with it.
-    pub(crate) clicks: Vec<ValidClick>,
+    pub(crate) clicks: Clicks,
     /// Users who clicked faster than a person can.
     pub(crate) bursts: Vec<Burst>,
 }
 
 impl Transformed {
     /// The clicks the producer flagged.
-    pub(crate) fn flagged(&self) -> impl Iterator<Item = &ValidClick> {
+    pub(crate) fn flagged(&self) -> impl Iterator<Item = ValidClick<'_>> {
         self.clicks.iter().filter(|c| c.flagged)
     }
 
@@ -152,11 +104,24 @@ pub struct TooLarge {
 
 /// Where a valid click's line is in the body, so that a burst found after the whole batch was
 /// read can give the line its reason: where its base64 starts, the line's length, and the
-/// length of the line but its verdict (what [`click::write_head`] wrote).
+/// length of the line but its verdict (what [`click::write_head`] wrote). Kept for every valid
+/// click until the bursts are known, so in 32 bits each (see [`clicks`] on why offsets of a
+/// batch fit).
 struct Line {
-    data: usize,
-    len: usize,
-    head: usize,
+    data: u32,
+    len: u32,
+    head: u32,
+}
+
+impl Line {
+    fn new(data: usize, len: usize, head: usize) -> Self {
+        let small = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Self {
+            data: small(data),
+            len: small(len),
+            head: small(head),
+        }
+    }
 }
 
 /// Buffers reused across the records of a batch: the decoded payload, and the enriched line
@@ -182,8 +147,10 @@ pub(crate) fn transform<'a>(
     let processed_at = timestamp::format_millis(&settings.now);
     let mut scratch = Scratch::default();
     let mut tally = Tally::default();
-    let mut clicks = Vec::new();
-    let mut lines = Vec::new();
+    // Reserved whole, as the body is: grown from empty, each list left its outgrown copies in
+    // the allocator's heap, resident and unused, at the batch's peak of memory.
+    let mut clicks = Clicks::with_capacity(records.len());
+    let mut lines = Vec::with_capacity(records.len());
     let mut body = Body::with_capacity(records.len(), body_estimate(records));
     for (index, record) in records.iter().enumerate() {
         match judge(
@@ -212,18 +179,14 @@ pub(crate) fn transform<'a>(
                     &scratch.line,
                     &keys,
                 );
-                lines.push(Line {
-                    data,
-                    len: scratch.line.len(),
-                    head,
-                });
-                clicks.push(ValidClick::new(
+                lines.push(Line::new(data, scratch.line.len(), head));
+                clicks.push(
                     index,
                     &facts.user_id,
                     &facts.page_url,
                     facts.event_time,
                     flagged,
-                ));
+                );
             }
             Judged::Dropped => {
                 tally.dropped += 1;
@@ -294,7 +257,7 @@ fn body_estimate(records: &[BatchRecord<'_>]) -> usize {
 fn relabel(
     body: &mut Body,
     records: &[BatchRecord<'_>],
-    clicks: &[ValidClick],
+    clicks: &Clicks,
     lines: &[Line],
     bursts: &[Burst],
     line: &mut Vec<u8>,
@@ -318,10 +281,11 @@ fn relabel(
         reasons.push(Reason::UserBurst);
         line.clear();
         // Our own base64 of a line at least `head` bytes long: neither check can fail.
-        let encoded = body.bytes(at.data..at.data + encoding::encoded_len(at.len));
+        let (data, len, head) = (at.data as usize, at.len as usize, at.head as usize);
+        let encoded = body.bytes(data..data + encoding::encoded_len(len));
         let decoded = encoding::decode_append(encoded, line);
-        debug_assert!(decoded.is_ok() && line.len() >= at.head);
-        line.truncate(at.head);
+        debug_assert!(decoded.is_ok() && line.len() >= head);
+        line.truncate(head);
         click::write_tail(&reasons, line);
         let event_time = click.event_time_text();
         let keys = PartitionKeys {
@@ -336,13 +300,12 @@ fn relabel(
 }
 
 /// The batch's bursts; their `records` index `clicks`.
-fn find_bursts(clicks: &[ValidClick], detect: &DetectSettings) -> Vec<Burst> {
-    let mut users: Vec<UserClick<'_>> = clicks
+fn find_bursts(clicks: &Clicks, detect: &DetectSettings) -> Vec<Burst> {
+    let users = clicks
         .iter()
         .enumerate()
-        .map(|(index, c)| UserClick::new(index, c.user_id(), c.event_time))
-        .collect();
-    burst::find(&mut users, detect.burst_min_clicks, detect.burst_span)
+        .map(|(index, c)| UserClick::new(index, c.user_id(), c.event_time));
+    burst::find(users, detect.burst_min_clicks, detect.burst_span)
 }
 
 /// What reading a record made of it.
@@ -368,7 +331,7 @@ fn judge<'d>(
 ) -> Judged<'d> {
     match record.fault {
         Some(EnvelopeFault::Duplicate(field)) => {
-            return Judged::Failed(Rejection::DuplicateEnvelopeField(field));
+            return Judged::Failed(Rejection::DuplicateEnvelopeField(field.name()));
         }
         Some(EnvelopeFault::TwoPayloads) => return Judged::Failed(Rejection::TwoPayloads),
         None => {}
