@@ -76,7 +76,8 @@ impl<'a> FirehoseEvent<'a> {
             // and site series too, one bot would be reported twice, and teach the rate models a
             // rate no person made (their memory of recent peaks would then hide a real spike).
             let in_burst = out.in_burst();
-            let clicks: Vec<RateClick<'_>> = out
+            // Counted as they are read: a list of them was 0.4 MB of the batch's peak memory.
+            let clicks = out
                 .clicks
                 .iter()
                 .zip(&in_burst)
@@ -85,10 +86,9 @@ impl<'a> FirehoseEvent<'a> {
                     at: c.event_time,
                     user: c.user_id(),
                     page: c.page_url(),
-                })
-                .collect();
+                });
             let batch = batch_id(self.invocation_id.as_deref(), &self.records);
-            let counted = Batch::count(&clicks, now, detect);
+            let counted = Batch::count(clicks, now, detect);
             streams::observe(
                 cx.state,
                 cx.scored_through,
@@ -179,17 +179,25 @@ impl<'a> FirehoseEvent<'a> {
 /// their record ids (the invocation id changes between attempts), with the invocation id only
 /// when there are no records.
 fn batch_id(invocation_id: Option<&str>, records: &[BatchRecord<'_>]) -> String {
-    use std::hash::{Hash, Hasher};
+    use std::hash::{BuildHasher, Hasher};
     if records.is_empty() {
         return invocation_id.unwrap_or("-").to_owned();
     }
-    // SipHash with fixed keys: the same in every container of one build.
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    // foldhash with a fixed seed: the same in every container of one build, and some four
+    // times cheaper than std's SipHash on the batch's ~0.5 MB of ids (2.2 M instructions
+    // there, a fifth of what detection cost). Nothing needs it to resist chosen collisions:
+    // a fixed-key SipHash did not either, the keys being in the binary.
+    let mut h = foldhash::quality::FixedState::with_seed(BATCH_ID_SEED).build_hasher();
     for r in records {
-        r.record_id.hash(&mut h);
+        h.write(r.record_id.as_bytes());
+        // Ids are told apart, not just concatenated: "ab","c" is not "a","bc".
+        h.write_usize(r.record_id.len());
     }
     format!("{:016x}-{}", h.finish(), records.len())
 }
+
+/// Any constant: it only has to be the same in every container.
+const BATCH_ID_SEED: u64 = 0x636c_6963_6b73_7472;
 
 /// The distinct `dt=…/hour=…` partitions of the batch's anomalous records, in time order.
 fn partitions(out: &Transformed) -> Vec<String> {
@@ -204,4 +212,29 @@ fn partitions(out: &Transformed) -> Vec<String> {
     keys.sort();
     keys.dedup();
     keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(records: &str) -> String {
+        let records: Vec<BatchRecord<'_>> = serde_json::from_str(records).unwrap_or_default();
+        batch_id(Some("invocation"), &records)
+    }
+
+    #[test]
+    fn a_batch_is_named_by_its_record_ids_alone() {
+        let batch = r#"[{"recordId":"ab","data":"eA=="},{"recordId":"c"}]"#;
+        assert_eq!(
+            id(batch),
+            id(r#"[{"recordId":"ab"},{"recordId":"c","data":""}]"#)
+        );
+        assert!(id(batch).ends_with("-2"), "{}", id(batch));
+        // Other ids, the same ids split differently, or in another order: another batch.
+        assert_ne!(id(batch), id(r#"[{"recordId":"ab"},{"recordId":"d"}]"#));
+        assert_ne!(id(batch), id(r#"[{"recordId":"a"},{"recordId":"bc"}]"#));
+        assert_ne!(id(batch), id(r#"[{"recordId":"c"},{"recordId":"ab"}]"#));
+        assert_eq!(id("[]"), "invocation");
+    }
 }
