@@ -311,3 +311,50 @@ fn a_long_file_is_judged_in_constant_memory() {
         "peak {long} KiB for 400,000 rows, {short} KiB for 20,000"
     );
 }
+
+#[test]
+fn kind_level_judges_a_price_below_one_that_counts_leave_alone() {
+    // An ad's cost per click near 0.12 with a little noise, and one jump to 0.6: as a count
+    // (the default) nothing is judged, too little expected; as a level the jump is the one
+    // anomaly.
+    let mut text = String::from("timestamp,value\n");
+    for i in 0..288 {
+        let v = if i == 200 {
+            0.6
+        } else {
+            0.12 + ((i * 13) % 17) as f64 / 2000.0
+        };
+        text.push_str(&format!(
+            "2015-02-26 {:02}:{:02}:53,{v}\n",
+            i * 5 / 60,
+            i * 5 % 60
+        ));
+    }
+    let count = detect(&[], &text);
+    let explicit = detect(&["--kind", "count"], &text);
+    let level = detect(&["--kind", "level"], &text);
+    assert!(
+        count.status.success() && level.status.success(),
+        "{level:?}"
+    );
+    assert_eq!(count.stdout, explicit.stdout, "count is the default");
+    assert!(rows(&count).iter().all(|l| l.ends_with(",0.0000,0")));
+    let flagged: Vec<String> = rows(&level)
+        .into_iter()
+        .filter(|l| l.ends_with(",1"))
+        .collect();
+    assert_eq!(flagged.len(), 1, "{flagged:?}");
+    assert!(
+        flagged[0].starts_with("2015-02-26 16:40:53,0.6,"),
+        "{flagged:?}"
+    );
+    // Not a kind: a usage error naming the choices, before any row.
+    let bad = detect(&["--kind", "price"], &text);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(bad.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("count") && stderr.contains("level"),
+        "{stderr}"
+    );
+}

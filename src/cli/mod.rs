@@ -133,6 +133,12 @@ enum Command {
         /// Also draw the series, the expected band and the flagged windows into this SVG file.
         #[arg(long, value_name = "FILE.svg")]
         plot: Option<PathBuf>,
+        /// What the values are: `count` (events per window, as the Lambda's click rates: a
+        /// Poisson floor under the spread, nothing judged below RATE_MIN_EXPECTED) or `level`
+        /// (a measurement or a price: CPU, temperature, speed, cost per click; any size judged,
+        /// on a spread learned from the series alone).
+        #[arg(long, value_enum, default_value_t = detect::SeriesKind::Count)]
+        kind: detect::SeriesKind,
     },
     /// Manage the shared state store (the DynamoDB table STATE_TABLE names).
     #[command(subcommand)]
@@ -171,7 +177,7 @@ pub fn run(cli: Cli) -> ExitCode {
         }) => replay::run(files, usize::from(containers), processed),
         Some(Command::Generate(args)) => generate::run(args),
         Some(Command::Evaluate(args)) => evaluate::run(args),
-        Some(Command::Detect { file, plot }) => detect::run(file, plot),
+        Some(Command::Detect { file, plot, kind }) => detect::run(file, plot, kind),
         Some(Command::State(command)) => state::run(command),
     }
 }
