@@ -43,9 +43,11 @@ use serde::{Deserialize, Serialize};
 use super::drift::Drift;
 use super::novelty::Novelty;
 use super::params::{Kind, ModelParams};
+use super::range::{Outside, Range};
 use super::season::{Factors, HOURS_AFTER_DAYS, Season};
 
-/// One series' learned state: about 3 KB (most of it seasonal factors), whatever the traffic.
+/// One series' learned state: about 3 KB (most of it seasonal factors), whatever the traffic;
+/// a level's also keeps its range (some 32 KB at most).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct RateModel {
     /// Windows learned.
@@ -61,6 +63,10 @@ pub(crate) struct RateModel {
     /// generation reading this state back, after a rollback, ignores the field.)
     #[serde(default = "Drift::missing")]
     drift: Drift,
+    /// A level's recent values (see [`Range`]); always empty for a count, and then not stored,
+    /// so the Lambda's state is what it was.
+    #[serde(default, skip_serializing_if = "Range::is_empty")]
+    range: Range,
     /// The first window learned, to know when a day and a week have been seen.
     since: Option<DateTime<Utc>>,
 }
@@ -97,6 +103,7 @@ impl Default for RateModel {
             season: Season::default(),
             novelty: Novelty::default(),
             drift: Drift::default(),
+            range: Range::default(),
             since: None,
         }
     }
@@ -105,7 +112,7 @@ impl Default for RateModel {
 impl RateModel {
     /// The bytes it holds on the heap (its seasonal factors; the rest is inline).
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.season.heap_bytes()
+        self.season.heap_bytes() + self.range.heap_bytes()
     }
 
     fn days_seen(&self, at: DateTime<Utc>) -> i64 {
@@ -190,9 +197,19 @@ impl RateModel {
             None
         };
         let drifted = slow.filter(|s| s.abs() >= threshold);
-        let (anomalous, reported) = match drifted {
-            Some(slow) if !fast => (true, slow),
-            _ => (fast, score),
+        // A level beyond its recent range is anomalous whatever its spread says (counts have
+        // no range); reported at least `threshold` in its direction.
+        let outside = if warm && !count {
+            self.range.judge(value, params)
+        } else {
+            None
+        };
+        let (anomalous, reported) = match (outside, drifted) {
+            _ if fast => (true, score),
+            (Some(Outside::Above), _) => (true, score.max(threshold)),
+            (Some(Outside::Below), _) => (true, score.min(-threshold)),
+            (None, Some(slow)) => (true, slow),
+            (None, None) => (false, score),
         };
         let learned = if warm {
             value.clamp(
@@ -203,6 +220,8 @@ impl RateModel {
             value
         };
         self.learn(at, learned, expected, params);
+        // The range learns the value as it came: how far the series goes is what it is for.
+        self.range.learn(value, params);
         // Learned from the value as it came: how high the series goes is what the peak is for.
         self.novelty.learn(
             ratio,

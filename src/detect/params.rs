@@ -37,6 +37,16 @@ pub(crate) struct ModelParams {
     /// spreads, like a fall) to 1 (`threshold × rise_factor`), in place of a count's
     /// overdispersion.
     pub(crate) level_rise: f64,
+    /// Levels only: how many recent values the range keeps (see `range`); 0 keeps none, as
+    /// for counts.
+    pub(crate) range_window: usize,
+    /// Levels only: the range's low quantile (its high one is one minus it).
+    pub(crate) range_quantile: f64,
+    /// Levels only: how far beyond its quantiles, in spans between them, a value is out of
+    /// range.
+    pub(crate) range_margin: f64,
+    /// Levels only: values learned before the range judges any.
+    pub(crate) range_warm_up: usize,
     /// Windows learned before any is judged.
     pub(crate) warm_up: u32,
     /// Weight of a new window in the level.
@@ -71,6 +81,10 @@ impl ModelParams {
         kind: Kind::Count,
         level_floor: 0.0,
         level_rise: 0.0,
+        range_window: 0,
+        range_quantile: 0.0,
+        range_margin: 0.0,
+        range_warm_up: 0,
         warm_up: 30,
         level_rate: 0.05,
         // The noise of a series is a slow property: learned over about two hundred windows, a
@@ -97,8 +111,12 @@ impl ModelParams {
     /// tuning split; the rest as for counts.
     pub(crate) const LEVEL: Self = Self {
         kind: Kind::Level,
-        level_floor: 0.01,
+        level_floor: 0.03,
         level_rise: 0.0,
+        range_window: 2000,
+        range_quantile: 0.003,
+        range_margin: 0.2,
+        range_warm_up: 200,
         ..Self::DEFAULT
     };
 }
