@@ -3,7 +3,11 @@
 //! the same [`SeriesDetector`], [`ModelParams::default`] and the same [`DetectSettings`], read
 //! from the same `RATE_*` variables (`RATE_THRESHOLD`, `RATE_MIN_EXPECTED`; the window and
 //! lateness settings have no say, as a row is one window), so an operator can try a setting on
-//! an export of their own traffic before deploying it. Prints
+//! an export of their own traffic before deploying it. With `--kind level` the series is a
+//! level or a price instead of a count (CPU, temperature, a road's speed, a cost per click) and
+//! is judged with [`ModelParams::LEVEL`]: no Poisson floor, no minimum expected value, a range
+//! of recent values beside the spread (see `crate::detect::range`); the Lambda never does
+//! that, its click rates are counts. Prints
 //! `timestamp,value,score,anomaly` row by row; `anomaly` is 1 where an episode opens, the moment
 //! the Lambda would report it. `--plot` also draws the series, the expected band and those rows.
 //!

@@ -120,10 +120,11 @@ enum Command {
     /// Judge one series from a CSV file as the Lambda judges each click-rate series.
     ///
     /// The input has the header `timestamp,value` and one row per window, in time order
-    /// (timestamps like `2015-02-26 21:42:53`, or any form clicks accept; values non-negative
-    /// counts or rates). Each row goes through exactly the rate model and episodes the Lambda
-    /// applies, with the settings it reads (RATE_THRESHOLD, RATE_MIN_EXPECTED), judged from the
-    /// rows before it only. Prints `timestamp,value,score,anomaly`, one row per input row, in order, as each
+    /// (timestamps like `2015-02-26 21:42:53`, or any form clicks accept, a step back of at
+    /// most an hour taken as a clock set back; values non-negative counts or rates, or levels
+    /// with `--kind level`). Each row goes through exactly the rate model and episodes the
+    /// Lambda applies, with the settings it reads (RATE_THRESHOLD, RATE_MIN_EXPECTED), judged
+    /// from the rows before it only. Prints `timestamp,value,score,anomaly`, one row per input row, in order, as each
     /// is judged: `score` is the model's (0 while not judged), `anomaly` is 1 where an episode
     /// opens, which is what the Lambda would report. A bad row prints one line naming it on
     /// standard error and exits 1, after the rows before it.
