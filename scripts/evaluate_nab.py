@@ -13,10 +13,12 @@ checkout (a clone of numenta/NAB; data/, labels/combined_windows.json and config
         --baseline-bin /path/to/older/clickstream-lambda --rcf-seeds 42,1,7,123 --check-scorer
 
 Detectors, each run causally over every series (each row judged from the rows before it):
-- ours: `clickstream-lambda detect`, a row flagged where an episode opens (what the Lambda
-  reports), at the default settings (any RATE_* variable of the calling shell is left out);
-- baseline (with `--baseline-bin`): the same command of another build, e.g. the model before a
-  change, side by side on the same rows;
+- ours: `clickstream-lambda detect --kind count|level` (`count` for the count series, COUNTS
+  below, `level` for the levels and prices), a row flagged where an episode opens (what the
+  Lambda reports), at the default settings (any RATE_* variable of the calling shell is left
+  out);
+- baseline (with `--baseline-bin`): `detect` of another build, e.g. the model before a change,
+  side by side on the same rows (without `--kind`, which builds before issue 13 do not know);
 - RCF@2: RANDOM_CUT_FOREST as the lab configured it in KDA SQL (100 trees, 256 samples per tree,
   time decay 100000, shingle size 1), each value scored and then learned, flagged when its score
   is above 2, the lab's rule. KDA's forest is AWS's managed one; this is AWS's open-source Random

@@ -586,15 +586,18 @@ mod tests {
     }
 
     #[test]
-    fn a_level_constant_in_its_warm_up_is_not_alarmed_by_a_rounding_step() {
-        // A CPU at exactly 2.0 for a while, then wobbling by 0.002 (a rounding step, 0.1 %):
-        // the spread never falls below 1 % of the level, so that is no anomaly; a step to 2.5
-        // (25 %) is.
+    fn a_level_constant_for_a_while_is_alarmed_by_its_first_change_only() {
+        // A CPU at exactly 2.0 for a while, then wobbling by 0.002 (0.1 %): a series that
+        // never moved has no range, so its first move is news; once learned, the wobble is
+        // not (the spread's floor, 3 % of the level, keeps it below the spreads' threshold
+        // too). A step to 2.5 (25 %) is news again.
         let mut values = vec![2.0; 200];
         values.extend((0..200).map(|i| if i % 2 == 0 { 2.002 } else { 1.998 }));
         values.push(2.5);
         let judged = run_level(&values);
-        assert!(judged[..400].iter().all(|j| !j.anomalous));
+        assert!(judged[..200].iter().all(|j| !j.anomalous));
+        assert!(judged[200].anomalous, "{:?}", judged[200]);
+        assert!(judged[210..400].iter().all(|j| !j.anomalous));
         assert!(judged[400].anomalous, "{:?}", judged[400]);
     }
 
