@@ -223,11 +223,16 @@ fn bad_or_odd_input_gets_a_clear_error_or_a_defined_answer() {
         );
         assert_eq!(rows(&out).len(), 1);
     }
-    // Unsorted: an error; the same timestamp twice: a window of its own.
-    let unsorted = format!("{header}2015-03-02 00:05:00,1\n2015-03-02 00:00:00,1\n");
+    // Unsorted by more than an hour: an error; a step back of up to an hour (a clock set back)
+    // and the same timestamp twice: a window of its own.
+    let unsorted = format!("{header}2015-03-02 02:05:00,1\n2015-03-02 01:00:00,1\n");
     let out = detect(&[], &unsorted);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 3: timestamp"));
+    let set_back = format!("{header}2015-03-02 02:05:00,1\n2015-03-02 01:05:00,1\n");
+    let out = detect(&[], &set_back);
+    assert!(out.status.success());
+    assert_eq!(rows(&out).len(), 2);
     let twice = format!("{header}2015-03-02 00:05:00,1\n2015-03-02 00:05:00,2\n");
     let out = detect(&[], &twice);
     assert!(out.status.success());
