@@ -223,11 +223,16 @@ fn bad_or_odd_input_gets_a_clear_error_or_a_defined_answer() {
         );
         assert_eq!(rows(&out).len(), 1);
     }
-    // Unsorted: an error; the same timestamp twice: a window of its own.
-    let unsorted = format!("{header}2015-03-02 00:05:00,1\n2015-03-02 00:00:00,1\n");
+    // Unsorted by more than an hour: an error; a step back of up to an hour (a clock set back)
+    // and the same timestamp twice: a window of its own.
+    let unsorted = format!("{header}2015-03-02 02:05:00,1\n2015-03-02 01:00:00,1\n");
     let out = detect(&[], &unsorted);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 3: timestamp"));
+    let set_back = format!("{header}2015-03-02 02:05:00,1\n2015-03-02 01:05:00,1\n");
+    let out = detect(&[], &set_back);
+    assert!(out.status.success());
+    assert_eq!(rows(&out).len(), 2);
     let twice = format!("{header}2015-03-02 00:05:00,1\n2015-03-02 00:05:00,2\n");
     let out = detect(&[], &twice);
     assert!(out.status.success());
@@ -309,5 +314,52 @@ fn a_long_file_is_judged_in_constant_memory() {
     assert!(
         long < short + 4 * 1024 && long < 32 * 1024,
         "peak {long} KiB for 400,000 rows, {short} KiB for 20,000"
+    );
+}
+
+#[test]
+fn kind_level_judges_a_price_below_one_that_counts_leave_alone() {
+    // An ad's cost per click near 0.12 with a little noise, and one jump to 0.6: as a count
+    // (the default) nothing is judged, too little expected; as a level the jump is the one
+    // anomaly.
+    let mut text = String::from("timestamp,value\n");
+    for i in 0..288 {
+        let v = if i == 200 {
+            0.6
+        } else {
+            0.12 + ((i * 13) % 17) as f64 / 2000.0
+        };
+        text.push_str(&format!(
+            "2015-02-26 {:02}:{:02}:53,{v}\n",
+            i * 5 / 60,
+            i * 5 % 60
+        ));
+    }
+    let count = detect(&[], &text);
+    let explicit = detect(&["--kind", "count"], &text);
+    let level = detect(&["--kind", "level"], &text);
+    assert!(
+        count.status.success() && level.status.success(),
+        "{level:?}"
+    );
+    assert_eq!(count.stdout, explicit.stdout, "count is the default");
+    assert!(rows(&count).iter().all(|l| l.ends_with(",0.0000,0")));
+    let flagged: Vec<String> = rows(&level)
+        .into_iter()
+        .filter(|l| l.ends_with(",1"))
+        .collect();
+    assert_eq!(flagged.len(), 1, "{flagged:?}");
+    assert!(
+        flagged[0].starts_with("2015-02-26 16:40:53,0.6,"),
+        "{flagged:?}"
+    );
+    // Not a kind: a usage error naming the choices, before any row.
+    let bad = detect(&["--kind", "price"], &text);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(bad.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("count") && stderr.contains("level"),
+        "{stderr}"
     );
 }

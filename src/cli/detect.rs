@@ -3,7 +3,11 @@
 //! the same [`SeriesDetector`], [`ModelParams::default`] and the same [`DetectSettings`], read
 //! from the same `RATE_*` variables (`RATE_THRESHOLD`, `RATE_MIN_EXPECTED`; the window and
 //! lateness settings have no say, as a row is one window), so an operator can try a setting on
-//! an export of their own traffic before deploying it. Prints
+//! an export of their own traffic before deploying it. With `--kind level` the series is a
+//! level or a price instead of a count (CPU, temperature, a road's speed, a cost per click) and
+//! is judged with [`ModelParams::LEVEL`]: no Poisson floor, no minimum expected value, a range
+//! of recent values beside the spread (see `crate::detect::range`); the Lambda never does
+//! that, its click rates are counts. Prints
 //! `timestamp,value,score,anomaly` row by row; `anomaly` is 1 where an episode opens, the moment
 //! the Lambda would report it. `--plot` also draws the series, the expected band and those rows.
 //!
@@ -25,6 +29,10 @@ use crate::detect::params::ModelParams;
 use crate::detect::series::SeriesDetector;
 use crate::detect::settings::DetectSettings;
 use crate::transform::timestamp::parse_text;
+
+/// How far back, in hours, a row's timestamp may be from the previous row's: a clock set back
+/// for daylight saving repeats an hour.
+const REPEATED_HOUR: i64 = 1;
 
 /// The header every input starts with, and the output's.
 const HEADER: [&str; 2] = ["timestamp", "value"];
@@ -59,15 +67,34 @@ pub(crate) struct Row {
     pub(crate) anomaly: bool,
 }
 
+/// What a series' values are (`--kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum SeriesKind {
+    /// Events per window, as the Lambda's click rates.
+    Count,
+    /// A measurement or a price.
+    Level,
+}
+
+impl SeriesKind {
+    /// The model's constants for this kind.
+    pub(crate) fn params(self) -> ModelParams {
+        match self {
+            Self::Count => ModelParams::DEFAULT,
+            Self::Level => ModelParams::LEVEL,
+        }
+    }
+}
+
 /// Reads `input` and hands each judged row to `each`, in order, as soon as it is judged, with
-/// `settings` (the threshold and minimum expected count matter here). Returns how many rows
-/// were judged.
+/// `settings` (the threshold and minimum expected count matter here) and the model's constants
+/// `params` (for counts or levels). Returns how many rows were judged.
 pub(crate) fn detect<R: Read>(
     input: R,
     settings: &DetectSettings,
+    params: &ModelParams,
     mut each: impl FnMut(Row) -> std::io::Result<()>,
 ) -> Result<usize, DetectError> {
-    let params = ModelParams::default();
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -94,17 +121,18 @@ pub(crate) fn detect<R: Read>(
         let line = line(&record);
         let (timestamp, value) =
             parse_row(&record).map_err(|reason| DetectError::Row { line, reason })?;
-        // Rows must be in time order. An equal timestamp is taken: clocks that skip an hour
-        // for daylight saving stamp its windows alike (NAB's series do), and the model only
-        // reads the hour and weekday from it.
+        // Rows must be in time order. An equal timestamp is taken, and so is a step back of at
+        // most an hour: clocks that are set back for daylight saving stamp an hour's windows
+        // twice (NAB's machine temperature repeats one), and the model only reads the hour and
+        // weekday from a timestamp. Anything further back is a file out of order.
         if let Some(before) = previous
-            && timestamp < before
+            && timestamp < before - chrono::Duration::hours(REPEATED_HOUR)
         {
             return Err(DetectError::Row {
                 line,
                 reason: format!(
-                    "timestamp `{}` is before the previous row's: rows must be windows in time \
-                     order, one per window",
+                    "timestamp `{}` is more than an hour before the previous row's: rows must \
+                     be windows in time order, one per window",
                     &record[0]
                 ),
             });
@@ -112,8 +140,9 @@ pub(crate) fn detect<R: Read>(
         // A row is one window; its end is only known once the next row comes, and waiting for
         // it would break causality. The episode's extent is all the end feeds, and `detect`
         // prints none, so the previous row's width stands in for it.
-        let end = timestamp + previous.map_or(chrono::Duration::zero(), |p| timestamp - p);
-        let step = series.observe(timestamp, end, value, &params, settings);
+        let width = previous.map_or(chrono::Duration::zero(), |p| timestamp - p);
+        let end = timestamp + width.max(chrono::Duration::zero());
+        let step = series.observe(timestamp, end, value, params, settings);
         previous = Some(timestamp);
         rows += 1;
         each(Row {
@@ -190,7 +219,7 @@ fn output_record(row: &Row) -> [String; 4] {
 pub(crate) const PLOT_ROWS_MAX: usize = 500_000;
 
 /// Judges `file` (or standard input), prints the rows, and draws `plot` if asked.
-pub(super) fn run(file: Option<PathBuf>, plot: Option<PathBuf>) -> ExitCode {
+pub(super) fn run(file: Option<PathBuf>, plot: Option<PathBuf>, kind: SeriesKind) -> ExitCode {
     let settings = match crate::config::detect_settings_from_env() {
         Ok(settings) => settings,
         Err(e) => {
@@ -198,6 +227,7 @@ pub(super) fn run(file: Option<PathBuf>, plot: Option<PathBuf>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let params = kind.params();
     let name = input::name(file.as_deref());
     let source = match input::lines(file.as_deref()) {
         Ok(source) => source,
@@ -212,7 +242,7 @@ pub(super) fn run(file: Option<PathBuf>, plot: Option<PathBuf>) -> ExitCode {
         .write_record(OUTPUT_HEADER)
         .map_err(|e| DetectError::Write(e.into()))
         .and_then(|()| {
-            detect(source, &settings, |row| {
+            detect(source, &settings, &params, |row| {
                 out.write_record(output_record(&row))?;
                 if plot.is_some() && drawn.len() < PLOT_ROWS_MAX {
                     drawn.push(row);
@@ -262,10 +292,15 @@ fn render(text: &str) -> Result<String, DetectError> {
     let mut out = csv::Writer::from_writer(Vec::new());
     out.write_record(OUTPUT_HEADER)
         .map_err(|e| DetectError::Write(e.into()))?;
-    detect(text.as_bytes(), &DetectSettings::default(), |row| {
-        out.write_record(output_record(&row))
-            .map_err(std::io::Error::from)
-    })?;
+    detect(
+        text.as_bytes(),
+        &DetectSettings::default(),
+        &ModelParams::DEFAULT,
+        |row| {
+            out.write_record(output_record(&row))
+                .map_err(std::io::Error::from)
+        },
+    )?;
     let bytes = out
         .into_inner()
         .map_err(|e| DetectError::Write(e.into_error()))?;
@@ -429,23 +464,33 @@ mod tests {
             ),
             ("2015-02-26 21:47:53,1,2\n", "line 3: expected 2 fields"),
             (
-                "2015-02-26 21:40:00,1\n",
-                "line 3: timestamp `2015-02-26 21:40:00` is before",
+                "2015-02-26 20:40:00,1\n",
+                "line 3: timestamp `2015-02-26 20:40:00` is more than an hour before",
             ),
-            ("2015-02-26T21:42:52Z,1\n", "is before the previous row's"),
+            (
+                "2015-02-26T20:42:52Z,1\n",
+                "an hour before the previous row's",
+            ),
         ];
         for (row, want) in cases {
             let e = error(&format!("{good}{row}"));
             assert!(e.starts_with(want) || e.contains(want), "{row:?}: {e}");
         }
-        // The same timestamp again is a window of its own, not an error.
+        // The same timestamp again is a window of its own, not an error; so is an hour
+        // repeated, as a clock set back for daylight saving writes it.
         let again = render(&format!("{good}2015-02-26 21:42:53,5\n")).unwrap();
         assert_eq!(again.lines().count(), 3);
+        let repeated = render(&format!(
+            "{good}2015-02-26 21:47:53,5\n2015-02-26 20:47:53,6\n2015-02-26 20:52:53,7\n"
+        ))
+        .unwrap();
+        assert_eq!(repeated.lines().count(), 5);
         // Rows before the bad one were judged and handed on before the error.
         let mut seen = 0;
         let result = detect(
             format!("{good}x,1\n").as_bytes(),
             &DetectSettings::default(),
+            &ModelParams::DEFAULT,
             |_| {
                 seen += 1;
                 Ok(())
@@ -457,9 +502,14 @@ mod tests {
         let e = error("timestamp,value\n2015-02-26 21:42:53,\u{fffd}\n");
         assert!(e.starts_with("line 2:"), "{e}");
         let bytes = b"timestamp,value\n2015-02-26 21:42:53,\xff\n";
-        let e = detect(&bytes[..], &DetectSettings::default(), |_| Ok(()))
-            .unwrap_err()
-            .to_string();
+        let e = detect(
+            &bytes[..],
+            &DetectSettings::default(),
+            &ModelParams::DEFAULT,
+            |_| Ok(()),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.starts_with("line 2: cannot read the CSV"), "{e}");
     }
 }

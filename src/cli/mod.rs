@@ -120,10 +120,11 @@ enum Command {
     /// Judge one series from a CSV file as the Lambda judges each click-rate series.
     ///
     /// The input has the header `timestamp,value` and one row per window, in time order
-    /// (timestamps like `2015-02-26 21:42:53`, or any form clicks accept; values non-negative
-    /// counts or rates). Each row goes through exactly the rate model and episodes the Lambda
-    /// applies, with the settings it reads (RATE_THRESHOLD, RATE_MIN_EXPECTED), judged from the
-    /// rows before it only. Prints `timestamp,value,score,anomaly`, one row per input row, in order, as each
+    /// (timestamps like `2015-02-26 21:42:53`, or any form clicks accept, a step back of at
+    /// most an hour taken as a clock set back; values non-negative counts or rates, or levels
+    /// with `--kind level`). Each row goes through exactly the rate model and episodes the
+    /// Lambda applies, with the settings it reads (RATE_THRESHOLD, RATE_MIN_EXPECTED), judged
+    /// from the rows before it only. Prints `timestamp,value,score,anomaly`, one row per input row, in order, as each
     /// is judged: `score` is the model's (0 while not judged), `anomaly` is 1 where an episode
     /// opens, which is what the Lambda would report. A bad row prints one line naming it on
     /// standard error and exits 1, after the rows before it.
@@ -133,6 +134,12 @@ enum Command {
         /// Also draw the series, the expected band and the flagged windows into this SVG file.
         #[arg(long, value_name = "FILE.svg")]
         plot: Option<PathBuf>,
+        /// What the values are: `count` (events per window, as the Lambda's click rates: a
+        /// Poisson floor under the spread, nothing judged below RATE_MIN_EXPECTED) or `level`
+        /// (a measurement or a price: CPU, temperature, speed, cost per click; any size judged,
+        /// on a spread learned from the series alone).
+        #[arg(long, value_enum, default_value_t = detect::SeriesKind::Count)]
+        kind: detect::SeriesKind,
     },
     /// Manage the shared state store (the DynamoDB table STATE_TABLE names).
     #[command(subcommand)]
@@ -171,7 +178,7 @@ pub fn run(cli: Cli) -> ExitCode {
         }) => replay::run(files, usize::from(containers), processed),
         Some(Command::Generate(args)) => generate::run(args),
         Some(Command::Evaluate(args)) => evaluate::run(args),
-        Some(Command::Detect { file, plot }) => detect::run(file, plot),
+        Some(Command::Detect { file, plot, kind }) => detect::run(file, plot, kind),
         Some(Command::State(command)) => state::run(command),
     }
 }

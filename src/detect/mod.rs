@@ -3,7 +3,8 @@
 //! - [`burst`]: users clicking faster than a person can, within one batch;
 //! - [`rates`]: the site's clicks, each page's clicks and the distinct users per event-time
 //!   window, across batches, each scored by a [`model`] (with its [`season`], [`novelty`] and
-//!   slow scale, [`drift`], all told by [`params`]) and gathered into [`episode`]s;
+//!   slow scale, [`drift`], all told by [`params`]) and gathered into [`episode`]s; a level
+//!   judged by `detect --kind level` also has a [`range`];
 //! - [`series`]: one series' model and episodes together, shared with the `detect` command;
 //! - [`page`]: page names normalized and bounded;
 //! - [`findings`]: what was found, as anomalies of the documented schema;
@@ -25,6 +26,7 @@ pub(crate) mod model;
 pub(crate) mod novelty;
 pub(crate) mod page;
 pub(crate) mod params;
+pub(crate) mod range;
 pub(crate) mod rates;
 pub(crate) mod season;
 pub(crate) mod series;

@@ -42,10 +42,12 @@ use serde::{Deserialize, Serialize};
 
 use super::drift::Drift;
 use super::novelty::Novelty;
-use super::params::ModelParams;
+use super::params::{Kind, ModelParams};
+use super::range::{Outside, Range};
 use super::season::{Factors, HOURS_AFTER_DAYS, Season};
 
-/// One series' learned state: about 3 KB (most of it seasonal factors), whatever the traffic.
+/// One series' learned state: about 3 KB (most of it seasonal factors), whatever the traffic;
+/// a level's also keeps its range (some 32 KB at most).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct RateModel {
     /// Windows learned.
@@ -61,6 +63,10 @@ pub(crate) struct RateModel {
     /// generation reading this state back, after a rollback, ignores the field.)
     #[serde(default = "Drift::missing")]
     drift: Drift,
+    /// A level's recent values (see [`Range`]); always empty for a count, and then not stored,
+    /// so the Lambda's state is what it was.
+    #[serde(default, skip_serializing_if = "Range::is_empty")]
+    range: Range,
     /// The first window learned, to know when a day and a week have been seen.
     since: Option<DateTime<Utc>>,
 }
@@ -97,6 +103,7 @@ impl Default for RateModel {
             season: Season::default(),
             novelty: Novelty::default(),
             drift: Drift::default(),
+            range: Range::default(),
             since: None,
         }
     }
@@ -105,7 +112,7 @@ impl Default for RateModel {
 impl RateModel {
     /// The bytes it holds on the heap (its seasonal factors; the rest is inline).
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.season.heap_bytes()
+        self.season.heap_bytes() + self.range.heap_bytes()
     }
 
     fn days_seen(&self, at: DateTime<Utc>) -> i64 {
@@ -116,10 +123,22 @@ impl RateModel {
         self.season.factors(at, self.days_seen(at))
     }
 
-    /// What the window starting `at` is expected to hold, and one spread around it.
+    /// What the window starting `at` is expected to hold, and one spread around it, for a count.
+    #[cfg(test)]
     pub(crate) fn expect(&self, at: DateTime<Utc>) -> (f64, f64) {
+        self.expect_as(at, Kind::Count, 0.0)
+    }
+
+    /// The same for a series of `kind`: a count's spread is at least its Poisson noise; a
+    /// level's at least `floor` times its typical size (the level, before the rhythm), so the
+    /// floor scales with the series and a price of 0.3 is judged as an occupancy of 50.
+    fn expect_as(&self, at: DateTime<Utc>, kind: Kind, floor: f64) -> (f64, f64) {
         let expected = (self.level * self.factors(at).product()).max(0.0);
-        (expected, self.var.max(expected).max(1e-9).sqrt())
+        let least = match kind {
+            Kind::Count => expected,
+            Kind::Level => (floor * self.level.abs()).powi(2),
+        };
+        (expected, self.var.max(least).max(1e-18).sqrt())
     }
 
     /// Judges the window starting `at` holding `value`, then learns from it.
@@ -136,25 +155,34 @@ impl RateModel {
         } else {
             0.0
         };
-        let (expected, spread) = self.expect(at);
+        let count = params.kind == Kind::Count;
+        let (expected, spread) = self.expect_as(at, params.kind, params.level_floor);
         let warm = self.seen >= params.warm_up;
-        let enough = expected >= min_expected || (value > expected && value >= min_expected);
+        // A level is judged at any size: its unit is arbitrary, and 0.1 may be a normal price.
+        let enough =
+            !count || expected >= min_expected || (value > expected && value >= min_expected);
         let judged = warm && enough;
         let score = if !judged {
             0.0
-        } else if value < expected {
+        } else if value < expected && count {
             fall_score(value, expected, spread)
         } else {
             (value - expected) / spread
         };
         // Bursts upward are what overdispersed series do (news, campaigns, crawlers); a series
-        // as steady as Poisson traffic has none, so its rises are judged like its falls.
-        let overdispersion = if expected > 0.0 {
-            spread * spread / expected
+        // as steady as Poisson traffic has none, so its rises are judged like its falls. A
+        // level has no Poisson noise to compare with: its rises need `level_rise` times the
+        // threshold.
+        let bursty = if count {
+            let overdispersion = if expected > 0.0 {
+                spread * spread / expected
+            } else {
+                f64::INFINITY
+            };
+            ((overdispersion - 1.0) / 3.0).clamp(0.0, 1.0)
         } else {
-            f64::INFINITY
+            params.level_rise
         };
-        let bursty = ((overdispersion - 1.0) / 3.0).clamp(0.0, 1.0);
         let rise = threshold * (1.0 + (params.rise_factor - 1.0) * bursty);
         let ratio = (expected > 0.0).then(|| value / expected);
         let fast = judged
@@ -169,9 +197,19 @@ impl RateModel {
             None
         };
         let drifted = slow.filter(|s| s.abs() >= threshold);
-        let (anomalous, reported) = match drifted {
-            Some(slow) if !fast => (true, slow),
-            _ => (fast, score),
+        // A level beyond its recent range is anomalous whatever its spread says (counts have
+        // no range); reported at least `threshold` in its direction.
+        let outside = if warm && !count {
+            self.range.judge(value, params)
+        } else {
+            None
+        };
+        let (anomalous, reported) = match (outside, drifted) {
+            _ if fast => (true, score),
+            (Some(Outside::Above), _) => (true, score.max(threshold)),
+            (Some(Outside::Below), _) => (true, score.min(-threshold)),
+            (None, Some(slow)) => (true, slow),
+            (None, None) => (false, score),
         };
         let learned = if warm {
             value.clamp(
@@ -182,6 +220,8 @@ impl RateModel {
             value
         };
         self.learn(at, learned, expected, params);
+        // The range learns the value as it came: how far the series goes is what it is for.
+        self.range.learn(value, params);
         // Learned from the value as it came: how high the series goes is what the peak is for.
         self.novelty.learn(
             ratio,
@@ -489,6 +529,76 @@ mod tests {
         assert!(late < 5, "{flagged:?}");
         let next = start() + Duration::minutes(8000);
         assert!(m.observe(next, 900.0, &p, 5.0, 5.0).anomalous);
+    }
+
+    fn run_level(values: &[f64]) -> Vec<Judgment> {
+        let mut m = RateModel::default();
+        let p = ModelParams::LEVEL;
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| m.observe(start() + Duration::minutes(5 * i as i64), *v, &p, 5.0, 5.0))
+            .collect()
+    }
+
+    /// A price near 0.3 with a daily rhythm and noise of about 2 %, from `seed`, with a jump to
+    /// twice the price at row 700.
+    fn price(seed: u64) -> Vec<f64> {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        (0..1000)
+            .map(|i| {
+                let phase = (i % 288) as f64 / 288.0 * std::f64::consts::TAU;
+                let v = 0.3 * (1.0 + 0.2 * phase.sin()) * (1.0 + 0.02 * (rng.f64() - 0.5) * 3.4);
+                if (700..704).contains(&i) { 2.0 * v } else { v }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_level_is_judged_alike_at_any_scale() {
+        // A price of 0.3 and the same series 256 times larger (an exact scaling in binary): the
+        // same scores and the same anomalies, the jump among them.
+        let small = run_level(&price(1));
+        let large: Vec<f64> = price(1).iter().map(|v| v * 256.0).collect();
+        let large = run_level(&large);
+        for (i, (a, b)) in small.iter().zip(&large).enumerate() {
+            assert_eq!(a.anomalous, b.anomalous, "row {i}: {a:?} {b:?}");
+            assert!((a.score - b.score).abs() < 1e-6, "row {i}: {a:?} {b:?}");
+        }
+        assert!(small[700].anomalous, "{:?}", small[700]);
+        let chance = small[..700].iter().filter(|j| j.anomalous).count();
+        assert_eq!(chance, 0);
+    }
+
+    #[test]
+    fn values_below_one_are_judged_as_levels_and_not_as_counts() {
+        // As a count, a price of 0.3 is below the minimum expected count and never judged; as
+        // a level it is.
+        let values = price(2);
+        assert!(run(&values).iter().all(|j| !j.judged && !j.anomalous));
+        let level = run_level(&values);
+        assert!(level[40..].iter().all(|j| j.judged));
+        assert!(
+            level[700].anomalous && level[700].score > 5.0,
+            "{:?}",
+            level[700]
+        );
+    }
+
+    #[test]
+    fn a_level_constant_for_a_while_is_alarmed_by_its_first_change_only() {
+        // A CPU at exactly 2.0 for a while, then wobbling by 0.002 (0.1 %): a series that
+        // never moved has no range, so its first move is news; once learned, the wobble is
+        // not (the spread's floor, 3 % of the level, keeps it below the spreads' threshold
+        // too). A step to 2.5 (25 %) is news again.
+        let mut values = vec![2.0; 200];
+        values.extend((0..200).map(|i| if i % 2 == 0 { 2.002 } else { 1.998 }));
+        values.push(2.5);
+        let judged = run_level(&values);
+        assert!(judged[..200].iter().all(|j| !j.anomalous));
+        assert!(judged[200].anomalous, "{:?}", judged[200]);
+        assert!(judged[210..400].iter().all(|j| !j.anomalous));
+        assert!(judged[400].anomalous, "{:?}", judged[400]);
     }
 
     #[test]

@@ -3,14 +3,50 @@
 //! and its slow scale ([`super::drift`]) all take them from here, so none of those files needs
 //! another to know what it is told.
 //!
-//! The same for every series, the Lambda's and `detect`'s alike. What an operator tunes is in
+//! Two sets: [`ModelParams::DEFAULT`] for counts (clicks, requests, bytes, posts), what the
+//! Lambda judges, and [`ModelParams::LEVEL`] for levels and prices (CPU, temperature, a road's
+//! speed, a click's cost), which only `detect --kind level` uses. What an operator tunes is in
 //! [`super::settings`] (`RATE_THRESHOLD`, `RATE_MIN_EXPECTED`, ...); these are the model's own,
 //! chosen on NAB's tuning split (`scripts/evaluate_nab.py`) and checked on generated traffic
 //! (`scripts/evaluate-generated`).
 
+/// What a series' values are, which decides how their noise is judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Kind {
+    /// Counts of events in a window: the spread is at least a count's Poisson noise, a fall is
+    /// scored as a Poisson deviance residual, and a series expecting fewer than
+    /// `RATE_MIN_EXPECTED` is not judged. The Lambda's click rates are counts.
+    #[default]
+    Count,
+    /// Measurements on a scale of their own (a percentage, a price, degrees): no Poisson floor,
+    /// no minimum expected value, the spread learned from the series alone and never below a
+    /// fraction of its level, so a price of 0.3 and an occupancy of 50 are judged alike.
+    Level,
+}
+
 /// The model's constants.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct ModelParams {
+    /// Counts or levels.
+    pub(crate) kind: Kind,
+    /// Levels only: the smallest spread, as a fraction of the series' typical size (its mean
+    /// absolute value), so a series that was constant during its warm-up does not see every
+    /// rounding step as an anomaly.
+    pub(crate) level_floor: f64,
+    /// Levels only: how bursty a level is taken to be, from 0 (a rise needs `threshold`
+    /// spreads, like a fall) to 1 (`threshold × rise_factor`), in place of a count's
+    /// overdispersion.
+    pub(crate) level_rise: f64,
+    /// Levels only: how many recent values the range keeps (see `range`); 0 keeps none, as
+    /// for counts.
+    pub(crate) range_window: usize,
+    /// Levels only: the range's low quantile (its high one is one minus it).
+    pub(crate) range_quantile: f64,
+    /// Levels only: how far beyond its quantiles, in spans between them, a value is out of
+    /// range.
+    pub(crate) range_margin: f64,
+    /// Levels only: values learned before the range judges any.
+    pub(crate) range_warm_up: usize,
     /// Windows learned before any is judged.
     pub(crate) warm_up: u32,
     /// Weight of a new window in the level.
@@ -42,6 +78,13 @@ pub(crate) struct ModelParams {
 impl ModelParams {
     /// The defaults, as a constant so tests can start from them in `const` items.
     pub(crate) const DEFAULT: Self = Self {
+        kind: Kind::Count,
+        level_floor: 0.0,
+        level_rise: 0.0,
+        range_window: 0,
+        range_quantile: 0.0,
+        range_margin: 0.0,
+        range_warm_up: 0,
         warm_up: 30,
         level_rate: 0.05,
         // The noise of a series is a slow property: learned over about two hundred windows, a
@@ -60,6 +103,21 @@ impl ModelParams {
         drift_clip: 5.0,
         drift_spread_rate: 0.002,
         drift_warm_up: 10,
+    };
+}
+
+impl ModelParams {
+    /// The constants for levels (`detect --kind level`), chosen on the level series of NAB's
+    /// tuning split; the rest as for counts.
+    pub(crate) const LEVEL: Self = Self {
+        kind: Kind::Level,
+        level_floor: 0.03,
+        level_rise: 0.0,
+        range_window: 2000,
+        range_quantile: 0.003,
+        range_margin: 0.2,
+        range_warm_up: 200,
+        ..Self::DEFAULT
     };
 }
 

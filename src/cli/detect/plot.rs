@@ -154,10 +154,15 @@ mod tests {
             text.push_str(&format!("2015-03-01 {:02}:{:02}:00,{v}\n", i / 60, i % 60));
         }
         let mut rows = Vec::new();
-        detect(text.as_bytes(), &DetectSettings::default(), |r| {
-            rows.push(r);
-            Ok(())
-        })
+        detect(
+            text.as_bytes(),
+            &DetectSettings::default(),
+            &ModelParams::DEFAULT,
+            |r| {
+                rows.push(r);
+                Ok(())
+            },
+        )
         .unwrap();
         let flagged = rows.iter().filter(|r| r.anomaly).count();
         assert!(flagged >= 2, "{flagged}");
