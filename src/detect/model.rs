@@ -171,8 +171,8 @@ impl RateModel {
         };
         // Bursts upward are what overdispersed series do (news, campaigns, crawlers); a series
         // as steady as Poisson traffic has none, so its rises are judged like its falls. A
-        // level has no Poisson noise to compare with: its rises need `level_rise` times the
-        // threshold.
+        // level has no Poisson noise to compare with, so it is never taken as bursty: its rises
+        // are judged like its falls, as the level constants were tuned.
         let bursty = if count {
             let overdispersion = if expected > 0.0 {
                 spread * spread / expected
@@ -181,7 +181,7 @@ impl RateModel {
             };
             ((overdispersion - 1.0) / 3.0).clamp(0.0, 1.0)
         } else {
-            params.level_rise
+            0.0
         };
         let rise = threshold * (1.0 + (params.rise_factor - 1.0) * bursty);
         let ratio = (expected > 0.0).then(|| value / expected);

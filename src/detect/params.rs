@@ -33,10 +33,6 @@ pub(crate) struct ModelParams {
     /// absolute value), so a series that was constant during its warm-up does not see every
     /// rounding step as an anomaly.
     pub(crate) level_floor: f64,
-    /// Levels only: how bursty a level is taken to be, from 0 (a rise needs `threshold`
-    /// spreads, like a fall) to 1 (`threshold × rise_factor`), in place of a count's
-    /// overdispersion.
-    pub(crate) level_rise: f64,
     /// Levels only: how many recent values the range keeps (see `range`); 0 keeps none, as
     /// for counts.
     pub(crate) range_window: usize,
@@ -80,7 +76,6 @@ impl ModelParams {
     pub(crate) const DEFAULT: Self = Self {
         kind: Kind::Count,
         level_floor: 0.0,
-        level_rise: 0.0,
         range_window: 0,
         range_quantile: 0.0,
         range_margin: 0.0,
@@ -112,7 +107,6 @@ impl ModelParams {
     pub(crate) const LEVEL: Self = Self {
         kind: Kind::Level,
         level_floor: 0.03,
-        level_rise: 0.0,
         range_window: 2000,
         range_quantile: 0.003,
         range_margin: 0.2,

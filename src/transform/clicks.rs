@@ -62,7 +62,7 @@ const TEXT_PER_CLICK: usize = 16;
 /// An offset as stored. A batch's text cannot reach 4 GiB (Lambda takes 6 MB requests, and
 /// `invoke` holds its event in memory), but were it to, the click's text reads as empty rather
 /// than as another click's.
-fn offset(at: usize) -> u32 {
+pub(super) fn offset(at: usize) -> u32 {
     u32::try_from(at).unwrap_or(u32::MAX)
 }
 

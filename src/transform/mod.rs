@@ -78,14 +78,19 @@ impl Transformed {
 
     /// Whether each of [`Self::clicks`] is in a burst (the bursts' `records` index `clicks`).
     pub(crate) fn in_burst(&self) -> Vec<bool> {
-        let mut in_burst = vec![false; self.clicks.len()];
-        for &i in self.bursts.iter().flat_map(|b| &b.records) {
-            if let Some(slot) = in_burst.get_mut(i) {
-                *slot = true;
-            }
-        }
-        in_burst
+        in_burst(self.clicks.len(), &self.bursts)
     }
+}
+
+/// Whether each of `clicks` clicks is in one of `bursts` (whose `records` index the clicks).
+fn in_burst(clicks: usize, bursts: &[Burst]) -> Vec<bool> {
+    let mut in_burst = vec![false; clicks];
+    for &i in bursts.iter().flat_map(|b| &b.records) {
+        if let Some(slot) = in_burst.get_mut(i) {
+            *slot = true;
+        }
+    }
+    in_burst
 }
 
 /// The batch cannot be answered within Lambda's limit, whatever is given up.
@@ -115,11 +120,10 @@ struct Line {
 
 impl Line {
     fn new(data: usize, len: usize, head: usize) -> Self {
-        let small = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         Self {
-            data: small(data),
-            len: small(len),
-            head: small(head),
+            data: clicks::offset(data),
+            len: clicks::offset(len),
+            head: clicks::offset(head),
         }
     }
 }
@@ -262,12 +266,7 @@ fn relabel(
     bursts: &[Burst],
     line: &mut Vec<u8>,
 ) {
-    let mut in_burst = vec![false; clicks.len()];
-    for burst in bursts {
-        for &i in &burst.records {
-            in_burst[i] = true;
-        }
-    }
+    let in_burst = in_burst(clicks.len(), bursts);
     let mut patches = Patches::default();
     let mut reasons = Vec::with_capacity(2);
     for ((click, at), _) in clicks.iter().zip(lines).zip(&in_burst).filter(|(_, b)| **b) {
