@@ -26,6 +26,7 @@ mod event;
 pub mod generate;
 mod handler;
 mod metrics;
+mod prefault;
 mod transform;
 
 pub use alert::compose::Alert;

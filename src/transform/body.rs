@@ -13,14 +13,18 @@ use std::ops::Range;
 use super::answer::{self, Answer, RecordResult};
 use super::partition::PartitionKeys;
 use crate::event::record::PayloadField;
+use crate::prefault::Ahead;
 
 const OPEN: &[u8] = b"{\"records\":[";
 const CLOSE: &[u8] = b"]}";
+/// About the bytes of an answer besides its id and data: field names, result, partition keys.
+const ENVELOPE: usize = 160;
 
 /// `{"records":[` and the answers so far, comma-separated; [`Body::finish`] closes it.
 pub(crate) struct Body {
     text: Vec<u8>,
     answers: Vec<Placed>,
+    ahead: Ahead,
 }
 
 /// Where an answer starts in the text, and what it says.
@@ -79,10 +83,13 @@ impl Body {
         Self {
             text,
             answers: Vec::with_capacity(answers),
+            ahead: Ahead::default(),
         }
     }
 
-    fn begin(&mut self, result: RecordResult) {
+    /// Starts an answer of about `len` bytes.
+    fn begin(&mut self, result: RecordResult, len: usize) {
+        self.ahead.before_append(&mut self.text, len);
         if !self.answers.is_empty() {
             self.text.push(b',');
         }
@@ -94,7 +101,10 @@ impl Body {
 
     /// Appends an answer that carries the record's data back.
     pub(crate) fn push(&mut self, answer: &Answer<'_>) {
-        self.begin(answer.result);
+        self.begin(
+            answer.result,
+            ENVELOPE + answer.record_id.len() + answer.data.len(),
+        );
         answer::write_json(&mut self.text, answer);
     }
 
@@ -106,7 +116,10 @@ impl Body {
         line: &[u8],
         keys: &PartitionKeys<'_>,
     ) -> usize {
-        self.begin(RecordResult::Ok);
+        self.begin(
+            RecordResult::Ok,
+            ENVELOPE + record_id.len() + line.len().div_ceil(3) * 4,
+        );
         answer::write_ok(&mut self.text, record_id, field, line, keys)
     }
 
