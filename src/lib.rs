@@ -28,6 +28,7 @@ mod handler;
 mod metrics;
 mod prefault;
 mod transform;
+mod utf8;
 
 pub use alert::compose::Alert;
 pub use alert::publisher::{AlertPublisher, Delivery, PublishError};

@@ -16,9 +16,9 @@ pub(super) fn read_all(file: Option<&Path>) -> std::io::Result<String> {
     match file {
         Some(path) if path.as_os_str() != "-" => read_file(path),
         _ => {
-            let mut text = String::new();
-            std::io::stdin().lock().read_to_string(&mut text)?;
-            Ok(text)
+            let mut bytes = Vec::new();
+            std::io::stdin().lock().read_to_end(&mut bytes)?;
+            text(bytes)
         }
     }
 }
@@ -33,7 +33,16 @@ fn read_file(path: &Path) -> std::io::Result<String> {
     bytes.try_reserve_exact(size.saturating_add(1))?;
     crate::prefault::spare(&mut bytes, size);
     file.read_to_end(&mut bytes)?;
-    String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    text(bytes)
+}
+
+fn text(bytes: Vec<u8>) -> std::io::Result<String> {
+    crate::utf8::into_string(bytes).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        )
+    })
 }
 
 /// A line reader over `file`, or over standard input.

@@ -343,7 +343,7 @@ fn judge<'d>(
         return Judged::Failed(Rejection::InvalidBase64);
     }
     let decoded: &'d Vec<u8> = decoded;
-    let Ok(text) = std::str::from_utf8(decoded) else {
+    let Some(text) = crate::utf8::as_str(decoded) else {
         return Judged::Failed(Rejection::NotUtf8);
     };
     if fields::has_lone_surrogate(text) {
