@@ -397,8 +397,8 @@ pub(crate) fn arrival_time(raw: Option<&RawValue>) -> Option<DateTime<Utc>> {
 /// capacity back in place.
 fn to_raw(body: Vec<u8>) -> Box<RawValue> {
     // Our own writing is UTF-8, so this check does not fail; it is kept because it is cheap
-    // (no parse) and is what makes the text a `str` at all.
-    let Ok(text) = String::from_utf8(body) else {
+    // (no parse, and SIMD: `crate::utf8`) and is what makes the text a `str` at all.
+    let Ok(text) = crate::utf8::into_string(body) else {
         return RawValue::NULL.to_owned();
     };
     // SAFETY: the body is one JSON object with no whitespace around it by construction:
