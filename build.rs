@@ -23,6 +23,7 @@ fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-changed=link/text-order.txt");
     println!("cargo::rerun-if-env-changed=RUSTC_LINKER");
+    println!("cargo::rerun-if-env-changed=ORDER_TEXT_MAP");
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     if os != "linux" {
         return;
@@ -38,5 +39,12 @@ fn main() {
             order.display()
         );
         println!("cargo::rustc-link-arg-bins=-Wl,--no-warn-symbol-ordering");
+    }
+    // `scripts/order-text` asks for a link map, to name the functions a profile ran in a
+    // stripped binary: a build without `strip` would be another build, with other symbol names.
+    if let Some(map) = std::env::var_os("ORDER_TEXT_MAP").filter(|_| default_lld) {
+        let map = map.to_string_lossy();
+        println!("cargo::rustc-link-arg-bins=-Wl,-Map={map}");
+        println!("cargo::rustc-link-arg-bins=-Wl,--no-demangle");
     }
 }
