@@ -14,11 +14,11 @@
 //! kernel maps the 64 KiB around each page it faults in, so scattered, it was 3.3 MiB of the
 //! batch's resident memory. `--symbol-ordering-file` puts those functions first, together
 //! (`scripts/order-text` lists them from callgrind profiles). The option is LLD's, and is given
-//! only to rustc's own linker, `rust-lld`, the default for x86_64 Linux (no linker configured):
-//! `cargo lambda`'s zig, although LLD inside, refuses it ("unsupported linker arg"), so the
-//! bootstrap it builds keeps the default layout (README, "Performance"). A name the list has
-//! and the build does not (another compiler, changed code) is skipped without a warning; that
-//! function is only placed as it would be without the list.
+//! only to rustc's own linker, `rust-lld`, the default for x86_64 Linux (no linker configured,
+//! none chosen in `RUSTFLAGS`): `cargo lambda`'s zig, although LLD inside, refuses it
+//! ("unsupported linker arg"), so the bootstrap it builds keeps the default layout (README,
+//! "Performance"). A name the list has and the build does not (another compiler, changed code)
+//! is skipped without a warning; that function is only placed as it would be without the list.
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-changed=link/text-order.txt");
@@ -31,7 +31,9 @@ fn main() {
     println!("cargo::rustc-link-arg-bins=-no-pie");
     let default_lld = std::env::var("CARGO_CFG_TARGET_ARCH").is_ok_and(|a| a == "x86_64")
         && std::env::var("CARGO_CFG_TARGET_ENV").is_ok_and(|e| e == "gnu")
-        && std::env::var_os("RUSTC_LINKER").is_none();
+        && std::env::var_os("RUSTC_LINKER").is_none()
+        && !std::env::var("CARGO_ENCODED_RUSTFLAGS")
+            .is_ok_and(|f| f.contains("fuse-ld") || f.contains("linker-features"));
     let order = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("link/text-order.txt");
     if default_lld && order.exists() {
         println!(

@@ -23,6 +23,9 @@ pub(super) fn read_all(file: Option<&Path>) -> std::io::Result<String> {
     }
 }
 
+/// How much of a file is mapped ahead of reading it.
+const PREFAULT_LIMIT: usize = 64 << 20;
+
 /// The file's text, read into pages mapped in one call rather than one fault at a time
 /// (`crate::prefault`): a 3.5 MB event is some 850 pages.
 fn read_file(path: &Path) -> std::io::Result<String> {
@@ -31,7 +34,8 @@ fn read_file(path: &Path) -> std::io::Result<String> {
     let size = usize::try_from(size).unwrap_or(0);
     let mut bytes = Vec::new();
     bytes.try_reserve_exact(size.saturating_add(1))?;
-    crate::prefault::spare(&mut bytes, size);
+    // An event is at most 6 MB; a bigger file is read as before, only not mapped ahead whole.
+    crate::prefault::spare(&mut bytes, size.min(PREFAULT_LIMIT));
     file.read_to_end(&mut bytes)?;
     text(bytes)
 }
