@@ -17,8 +17,6 @@
 /// resident. Past a few pages per call the saving per page no longer grows.
 const CHUNK: usize = 64 * 1024;
 
-const PAGE: usize = 4096;
-
 /// Maps the pages of `buf`'s spare capacity, up to `len` bytes past its end.
 pub(crate) fn spare(buf: &mut Vec<u8>, len: usize) {
     let start = buf.as_ptr() as usize + buf.len();
@@ -59,6 +57,7 @@ impl Ahead {
 #[cfg(target_os = "linux")]
 fn populate(start: usize, end: usize) {
     use std::sync::atomic::{AtomicBool, Ordering};
+    const PAGE: usize = 4096;
     // Set once the kernel has refused the advice, so that older kernels pay one call, not one
     // per chunk.
     static UNSUPPORTED: AtomicBool = AtomicBool::new(false);
