@@ -76,15 +76,16 @@ pub(crate) fn check<'a>(fields: &Fields<'a>) -> Result<ClickFacts<'a>, Rejection
         .ok_or(Rejection::MissingField("timestamp"))?;
     let user_id = user_id(fields)?;
     let page_url = string_field(fields, "page_url")?;
-    let event_time = timestamp::parse_timestamp(timestamp).map_err(|e| match e {
-        TimestampError::WrongType => Rejection::WrongType {
-            field: "timestamp",
-            expected: "a string or a number",
-        },
-        other => other.into(),
-    })?;
+    let (event_time, event_time_text) =
+        timestamp::parse_timestamp_millis(timestamp).map_err(|e| match e {
+            TimestampError::WrongType => Rejection::WrongType {
+                field: "timestamp",
+                expected: "a string or a number",
+            },
+            other => other.into(),
+        })?;
     Ok(ClickFacts {
-        event_time_text: timestamp::millis(&event_time),
+        event_time_text,
         event_time,
         flagged: fields.get("anomaly_detected").is_some_and(is_truthy),
         user_id,

@@ -381,11 +381,22 @@ fn judge<'d>(
 /// `approximateArrivalTimestamp` (epoch milliseconds), or `None` when missing or unusable:
 /// Firehose's own metadata being odd is no reason to fail a good record.
 pub(crate) fn arrival_time(raw: Option<&RawValue>) -> Option<DateTime<Utc>> {
-    let ms: f64 = raw?.get().parse().ok()?;
-    if !ms.is_finite() || ms.abs() > 9_007_199_254_740_992.0 {
-        return None;
-    }
-    timestamp::from_epoch_millis(ms.floor() as i64)
+    /// The largest integer an `f64` holds exactly; beyond it a millisecond is a guess.
+    const EXACT: i64 = 9_007_199_254_740_992;
+    let text = raw?.get();
+    // Firehose writes an integer; reading it as one is a tenth of the cost of an `f64`.
+    let ms = match text.parse::<i64>() {
+        Ok(ms) if ms.abs() <= EXACT => ms,
+        Ok(_) => return None,
+        Err(_) => {
+            let ms: f64 = text.parse().ok()?;
+            if !ms.is_finite() || ms.abs() > EXACT as f64 {
+                return None;
+            }
+            ms.floor() as i64
+        }
+    };
+    timestamp::from_epoch_millis(ms)
 }
 
 /// The finished body as the handler returns it.
