@@ -11,6 +11,7 @@
 use std::ops::Range;
 
 use super::answer::{self, Answer, RecordResult};
+use super::encoding::encoded_len;
 use super::partition::PartitionKeys;
 use crate::event::record::PayloadField;
 use crate::prefault::Ahead;
@@ -118,7 +119,7 @@ impl Body {
     ) -> usize {
         self.begin(
             RecordResult::Ok,
-            ENVELOPE + record_id.len() + line.len().div_ceil(3) * 4,
+            ENVELOPE + record_id.len() + encoded_len(line.len()),
         );
         answer::write_ok(&mut self.text, record_id, field, line, keys)
     }

@@ -386,7 +386,8 @@ pub(crate) fn arrival_time(raw: Option<&RawValue>) -> Option<DateTime<Utc>> {
     let text = raw?.get();
     // Firehose writes an integer; reading it as one is a tenth of the cost of an `f64`.
     let ms = match text.parse::<i64>() {
-        Ok(ms) if ms.abs() <= EXACT => ms,
+        // `unsigned_abs`: `abs` of i64::MIN overflows.
+        Ok(ms) if ms.unsigned_abs() <= EXACT.unsigned_abs() => ms,
         Ok(_) => return None,
         Err(_) => {
             let ms: f64 = text.parse().ok()?;

@@ -81,7 +81,7 @@ pub(crate) fn parse_timestamp_millis(
 /// first three digits of its fraction, padded with zeros (truncated, as `millis` does).
 fn iso_millis(s: &str) -> Millis {
     let b = s.as_bytes();
-    let mut out = *b"0000-00-00T00:00:00.000Z";
+    let mut out = MILLIS_LAYOUT;
     if let (Some(head), Some(out_head)) = (b.get(..19), out.get_mut(..19)) {
         out_head.copy_from_slice(head);
     }
@@ -270,6 +270,9 @@ impl Millis {
     }
 }
 
+/// What [`millis`] fills in, digit by digit.
+const MILLIS_LAYOUT: [u8; 24] = *b"0000-00-00T00:00:00.000Z";
+
 /// `t` as [`format_millis`] writes it, without allocating for the usual years.
 pub(crate) fn millis(t: &DateTime<Utc>) -> Millis {
     // Each field read once from the naive date and time: `DateTime`'s own accessors convert
@@ -283,7 +286,7 @@ pub(crate) fn millis(t: &DateTime<Utc>) -> Millis {
     if year > 9999 || nano >= 1_000_000_000 {
         return other();
     }
-    let mut out = *b"0000-00-00T00:00:00.000Z";
+    let mut out = MILLIS_LAYOUT;
     let mut put = |at: usize, width: usize, mut n: u32| {
         for i in (at..at + width).rev() {
             out[i] = b'0' + (n % 10) as u8;

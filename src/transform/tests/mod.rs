@@ -191,6 +191,7 @@ fn odd_envelopes_never_fail_the_batch() {
             {"recordId": "a", "data": data, "kinesisRecordMetadata": "odd", "more": [1]},
             {"recordId": "b", "data": data, "approximateArrivalTimestamp": "soon"},
             {"recordId": "c", "data": data, "approximateArrivalTimestamp": 1e30},
+            {"recordId": "c2", "data": data, "approximateArrivalTimestamp": i64::MIN},
             {"recordId": "d", "data": data, "approximateArrivalTimestamp": null,
              "kinesisRecordMetadata": {"shardId": 1, "partitionKey": null, "approximateArrivalTimestamp": "x"}},
             {"recordId": "e"},
@@ -203,12 +204,12 @@ fn odd_envelopes_never_fail_the_batch() {
         .iter()
         .map(|a| a["recordId"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["a", "b", "c", "d", "e", "f"]);
-    for answer in &answers[..4] {
+    assert_eq!(ids, ["a", "b", "c", "c2", "d", "e", "f"]);
+    for answer in &answers[..5] {
         assert_eq!(answer["result"], "Ok");
         assert_eq!(decoded(answer)["arrival_time"], Value::Null);
     }
-    for answer in &answers[4..] {
+    for answer in &answers[5..] {
         assert_eq!(answer["result"], "ProcessingFailed");
         assert_eq!(answer["data"], "");
     }
