@@ -17,7 +17,7 @@ use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 use thiserror::Error;
 
-use crate::transform::fields::{Fields, has_lone_surrogate, json_string};
+use crate::transform::fields::{Fields, RawJson, has_lone_surrogate, json_string};
 use crate::transform::timestamp::{self, TimestampError};
 
 /// One anomaly, from whatever source.
@@ -149,7 +149,7 @@ impl Anomaly {
             match fields.get(name) {
                 None => Ok(None),
                 Some(v) if v.get() == "null" => Ok(None),
-                Some(v) => timestamp::parse_timestamp(v)
+                Some(v) => timestamp::parse_timestamp(v.get())
                     .map(Some)
                     .map_err(|error| NotAnAnomaly::BadTime { field: name, error }),
             }
@@ -157,7 +157,11 @@ impl Anomaly {
         let details = match fields.get("details") {
             None => None,
             Some(v) if v.get() == "null" => None,
-            Some(v) if v.get().starts_with('{') => Some(v.to_owned()),
+            // A field's text is valid JSON, so this never fails; were it to, the anomaly would
+            // be refused rather than sent without its details.
+            Some(v) if v.get().starts_with('{') => Some(
+                RawValue::from_string(v.get().to_owned()).map_err(|_| NotAnAnomaly::NotAnObject)?,
+            ),
             Some(_) => {
                 return Err(NotAnAnomaly::WrongType {
                     field: "details",
@@ -216,12 +220,14 @@ fn text(fields: &Fields<'_>, name: &'static str) -> Result<Option<String>, NotAn
     match fields.get(name) {
         None => Ok(None),
         Some(v) if v.get() == "null" => Ok(None),
-        Some(v) => json_string(v)
-            .map(|s| Some(s.into_owned()))
-            .ok_or(NotAnAnomaly::WrongType {
-                field: name,
-                expected: "a string",
-            }),
+        Some(v) => {
+            json_string(v.get())
+                .map(|s| Some(s.into_owned()))
+                .ok_or(NotAnAnomaly::WrongType {
+                    field: name,
+                    expected: "a string",
+                })
+        }
     }
 }
 
@@ -239,18 +245,20 @@ fn user_id(fields: &Fields<'_>) -> Result<Option<String>, NotAnAnomaly> {
             if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
                 return Ok(Some(t.to_owned()));
             }
-            json_string(v).map(|s| Some(s.into_owned())).ok_or(wrong)
+            json_string(v.get())
+                .map(|s| Some(s.into_owned()))
+                .ok_or(wrong)
         }
     }
 }
 
 /// A finite number, or a string holding one.
-fn number(v: &RawValue, field: &'static str) -> Result<Option<f64>, NotAnAnomaly> {
+fn number(v: RawJson<'_>, field: &'static str) -> Result<Option<f64>, NotAnAnomaly> {
     let t = v.get();
     if t == "null" {
         return Ok(None);
     }
-    let n = match json_string(v) {
+    let n = match json_string(t) {
         Some(s) => s.trim().parse::<f64>().ok(),
         None => t.parse::<f64>().ok(),
     };

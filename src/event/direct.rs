@@ -60,7 +60,8 @@ impl<'a> DirectEvent<'a> {
         let source = match source {
             None => None,
             Some(raw) => Some(
-                json_string(raw).ok_or_else(|| Unrecognized::shape("`source` is not a string"))?,
+                json_string(raw.get())
+                    .ok_or_else(|| Unrecognized::shape("`source` is not a string"))?,
             ),
         };
         Ok(Self { source, anomalies })

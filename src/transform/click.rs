@@ -48,7 +48,7 @@ pub(crate) fn string_field<'a>(
     key: &'static str,
 ) -> Result<Cow<'a, str>, Rejection> {
     let raw = fields.get(key).ok_or(Rejection::MissingField(key))?;
-    json_string(raw).ok_or(Rejection::WrongType {
+    json_string(raw.get()).ok_or(Rejection::WrongType {
         field: key,
         expected: "a string",
     })
@@ -76,8 +76,8 @@ pub(crate) fn check<'a>(fields: &Fields<'a>) -> Result<ClickFacts<'a>, Rejection
         .ok_or(Rejection::MissingField("timestamp"))?;
     let user_id = user_id(fields)?;
     let page_url = string_field(fields, "page_url")?;
-    let (event_time, event_time_text) =
-        timestamp::parse_timestamp_millis(timestamp).map_err(|e| match e {
+    let (event_time, event_time_text) = timestamp::parse_timestamp_millis(timestamp.get())
+        .map_err(|e| match e {
             TimestampError::WrongType => Rejection::WrongType {
                 field: "timestamp",
                 expected: "a string or a number",
@@ -87,7 +87,9 @@ pub(crate) fn check<'a>(fields: &Fields<'a>) -> Result<ClickFacts<'a>, Rejection
     Ok(ClickFacts {
         event_time_text,
         event_time,
-        flagged: fields.get("anomaly_detected").is_some_and(is_truthy),
+        flagged: fields
+            .get("anomaly_detected")
+            .is_some_and(|v| is_truthy(v.get())),
         user_id,
         page_url,
     })
@@ -102,7 +104,7 @@ fn user_id<'a>(fields: &Fields<'a>) -> Result<Cow<'a, str>, Rejection> {
     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
         return Ok(Cow::Borrowed(text));
     }
-    json_string(raw).ok_or(Rejection::WrongType {
+    json_string(text).ok_or(Rejection::WrongType {
         field: "user_id",
         expected: "an integer or a string",
     })
@@ -114,25 +116,24 @@ fn user_id<'a>(fields: &Fields<'a>) -> Result<Cow<'a, str>, Rejection> {
 /// Read from the raw text, item by item, rather than through a `serde_json::Value`: a `Value`
 /// refuses `1e400`, which would make `[true, 1e400]` read as not flagged, and rounds
 /// `1.0000000000000000001` to 1.
-pub(crate) fn is_truthy(raw: &RawValue) -> bool {
+pub(crate) fn is_truthy(text: &str) -> bool {
     // The two forms every seed record carries, without parsing.
-    match raw.get() {
+    match text {
         "[true]" | "true" | "1" => return true,
         "[false]" | "false" | "0" | "null" | "[]" => return false,
         _ => {}
     }
-    if raw.get().starts_with('[') {
-        return serde_json::from_str::<Vec<&RawValue>>(raw.get())
-            .is_ok_and(|items| items.iter().any(|item| scalar_truthy(item)));
+    if text.starts_with('[') {
+        return serde_json::from_str::<Vec<&RawValue>>(text)
+            .is_ok_and(|items| items.iter().any(|item| scalar_truthy(item.get())));
     }
-    scalar_truthy(raw)
+    scalar_truthy(text)
 }
 
-fn scalar_truthy(raw: &RawValue) -> bool {
-    let text = raw.get();
+fn scalar_truthy(text: &str) -> bool {
     match text.as_bytes().first() {
         Some(b't') => text == "true",
-        Some(b'"') => json_string(raw).is_some_and(|s| s.eq_ignore_ascii_case("true")),
+        Some(b'"') => json_string(text).is_some_and(|s| s.eq_ignore_ascii_case("true")),
         Some(b'0'..=b'9') => is_one(text),
         _ => false,
     }
@@ -233,8 +234,12 @@ pub(crate) fn write_enriched(
 mod tests {
     use super::*;
 
-    fn raw(s: &str) -> Box<RawValue> {
-        RawValue::from_string(s.to_owned()).unwrap()
+    /// `s` checked to be one JSON value, as a field's raw text always is.
+    fn raw(s: &str) -> String {
+        RawValue::from_string(s.to_owned())
+            .unwrap()
+            .get()
+            .to_owned()
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub(crate) mod click;
 pub(crate) mod clicks;
 pub(crate) mod encoding;
 pub(crate) mod fields;
+mod flat;
 pub(crate) mod partition;
 pub(crate) mod rejection;
 pub(crate) mod response_limit;
