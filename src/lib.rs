@@ -27,6 +27,7 @@ pub mod generate;
 mod handler;
 mod metrics;
 mod prefault;
+mod swar;
 mod transform;
 mod utf8;
 

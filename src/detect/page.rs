@@ -29,12 +29,28 @@ pub(crate) fn normalize(page_url: &str) -> &str {
 /// Where the name ends: the first `?`, `#`, `"`, `\` or control character (`char::is_control`:
 /// U+0000 to U+001F and U+007F to U+009F), or the end.
 ///
-/// Read byte by byte rather than by `char`: this runs once per click, and decoding each
-/// character cost the detectors several times what a byte comparison does. Every character it
-/// stops at is ASCII but U+0080 to U+009F, which UTF-8 writes as 0xC2 then 0x80 to 0x9F; 0xC2
-/// only ever leads a character, so the end is always on a character boundary.
+/// Read by bytes rather than by `char`: this runs once per click, and decoding each character
+/// cost the detectors several times what a byte comparison does. Every character it stops at
+/// is ASCII but U+0080 to U+009F, which UTF-8 writes as 0xC2 then 0x80 to 0x9F; 0xC2 only ever
+/// leads a character, so the end is always on a character boundary. Eight bytes at a time
+/// while none of them is a stop or non-ASCII (which the byte loop then sorts out): the byte
+/// loop alone was an eighth of the detectors' cost.
 fn name_end(url: &[u8]) -> usize {
+    use crate::swar;
     let mut i = 0;
+    while let Some(w) = swar::word(url, i) {
+        let stop = swar::equal(w, b'?')
+            | swar::equal(w, b'#')
+            | swar::equal(w, b'"')
+            | swar::equal(w, b'\\')
+            | swar::equal(w, 0x7f)
+            | swar::below(w, 0x20)
+            | swar::high(w);
+        if stop != 0 {
+            break;
+        }
+        i += 8;
+    }
     while i < url.len() {
         match url[i] {
             b'?' | b'#' | b'"' | b'\\' | 0x00..=0x1f | 0x7f => return i,
@@ -71,13 +87,16 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(normalize(input), want, "{input}");
         }
-        // Every character, against the definition read by `char`.
+        // Every character, against the definition read by `char`: in the byte loop's reach,
+        // and at places the eight-byte words reach (the first word, the second, the tail).
         for c in (0..=0x10_ffff).filter_map(char::from_u32) {
-            let url = format!("/a{c}b");
-            let by_char = url
-                .find(|c: char| matches!(c, '?' | '#' | '"' | '\\') || c.is_control())
-                .unwrap_or(url.len());
-            assert_eq!(normalize(&url), &url[..by_char], "U+{:04X}", c as u32);
+            for lead in ["/a", "/abcdef", "/abcdefghijkl"] {
+                let url = format!("{lead}{c}b-and-more");
+                let by_char = url
+                    .find(|c: char| matches!(c, '?' | '#' | '"' | '\\') || c.is_control())
+                    .unwrap_or(url.len());
+                assert_eq!(normalize(&url), &url[..by_char], "U+{:04X}", c as u32);
+            }
         }
         let long = "é".repeat(300);
         assert!(normalize(&long).len() <= PAGE_MAX);

@@ -60,24 +60,14 @@ fn skip_space(b: &[u8], mut i: usize) -> usize {
 /// The index of the quote closing a string whose text starts at `i`; `None` at an escape or a
 /// control character (which JSON forbids raw), so those go to serde_json.
 ///
-/// Eight bytes at a time, as serde_json's own string scan does; byte by byte this scan was
-/// most of the reading. memchr finds one to three given bytes, not the control range.
+/// Eight bytes at a time, as serde_json's own string scan does; byte by byte, this scan was
+/// most of the reading.
 fn string_close(b: &[u8], mut i: usize) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([1; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    // A byte's high bit set in `below(w, n)` when that byte of `w` is below `n` (< 0x80).
-    // Only the lowest flagged byte is sure (a borrow can flag later bytes too), and the lowest
-    // is the one wanted.
-    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH;
-    while let Some(chunk) = b.get(i..i + 8) {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(word);
-        let found = below(w ^ (ONES * u64::from(b'"')), 1)
-            | below(w ^ (ONES * u64::from(b'\\')), 1)
-            | below(w, 0x20);
+    use crate::swar;
+    while let Some(w) = swar::word(b, i) {
+        let found = swar::equal(w, b'"') | swar::equal(w, b'\\') | swar::below(w, 0x20);
         if found != 0 {
-            let at = i + (found.trailing_zeros() / 8) as usize;
+            let at = i + swar::first(found);
             return (b.get(at) == Some(&b'"')).then_some(at);
         }
         i += 8;
