@@ -92,9 +92,40 @@ COUNTS = set(COUNT_TUNING + TWEETS)
 # (`--split held-out`), and nothing is changed after it.
 TUNING_FOLDERS = ["realAWSCloudwatch", "realKnownCause", "realTweets"]
 HELD_OUT_FOLDERS = ["realTraffic", "realAdExchange"]
+# The fourth split, fixed on 2026-12-04 (issue 13) before any detector, ours or the forest, ran
+# on it: `held-out` was scored once on 2026-12-03 and is spent, and every real NAB folder has
+# now been tuned or scored on, so the next held-out set comes from other labeled public data.
+# CLOUD_HELD_OUT: 17 request, query, purchase and ingress rate series of Microsoft's Cloud
+# Monitoring Dataset (MIT; every series of the domains that count events, chosen by what each
+# domain's note says it measures; latency, crash rates and a 0/1 error flag left out), its
+# per-row expert labels made into 57 NAB windows by NAB's own rule. Built, with the commit and
+# blob ids it is pinned to, by scripts/heldout_cloud_monitoring.py; judged as counts. The whole
+# of NAB's real series may now be tuned on (`tuning` plus `held-out`); CLOUD_HELD_OUT is scored
+# once, at the end, and the 2026-12-03 splits stay as they were for the record.
+CLOUD_HELD_OUT = [
+    "consumer-purchase-rate/purchase-01.csv",
+    "consumer-purchase-rate/purchase-02.csv",
+    "consumer-purchase-rate/purchase-03.csv",
+    "consumer-purchase-rate/purchase-04.csv",
+    "consumer-purchase-rate/purchase-05.csv",
+    "consumer-purchase-rate/purchase-06.csv",
+    "ecommerce-api-incoming-rps/api-01.csv",
+    "mongodb-application-rps/mongo-01.csv",
+    "mongodb-application-rps/mongo-02.csv",
+    "mongodb-application-rps/mongo-03.csv",
+    "mongodb-application-rps/mongo-04.csv",
+    "mongodb-machine-rps/machine-01.csv",
+    "data-ingress-rate/ingress-01.csv",
+    "data-ingress-rate/ingress-02.csv",
+    "data-ingress-rate/ingress-03.csv",
+    "data-ingress-rate/ingress-04.csv",
+    "data-ingress-rate/ingress-05.csv",
+]
+COUNTS |= set(CLOUD_HELD_OUT)
 SPLITS = {
     "tuning": TUNING_FOLDERS,
     "held-out": HELD_OUT_FOLDERS,
+    "cloud-held-out": CLOUD_HELD_OUT,
     "count-tuning-2026-12-03": COUNT_TUNING,
     "tweets-2026-12-03": TWEETS,
 }
