@@ -334,10 +334,22 @@ fn main() {
         "detection's cost: on/off = {:.3} (medians), {:.3} (median of {} balanced round pairs; \
          same-round ratios {:.3} with on first, {:.3} with off first)",
         on_med.as_secs_f64() / off_med.as_secs_f64(),
-        if balanced.is_empty() { f64::NAN } else { median(balanced.clone()) },
+        if balanced.is_empty() {
+            f64::NAN
+        } else {
+            median(balanced.clone())
+        },
         balanced.len(),
-        if on_first.is_empty() { f64::NAN } else { median(on_first.clone()) },
-        if off_first.is_empty() { f64::NAN } else { median(off_first.clone()) },
+        if on_first.is_empty() {
+            f64::NAN
+        } else {
+            median(on_first.clone())
+        },
+        if off_first.is_empty() {
+            f64::NAN
+        } else {
+            median(off_first.clone())
+        },
     );
     if have_reference {
         let py_med = median(py_cpu);

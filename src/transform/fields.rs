@@ -47,6 +47,9 @@ pub(crate) struct Fields<'a> {
     /// Built once the object outgrows a short scan, so the repeated-key check stays linear
     /// however many keys a hostile record holds.
     index: Option<HashMap<Cow<'a, str>, usize>>,
+    /// One bit per [`key_bit`] of the keys so far: a key whose bit is clear is new without a
+    /// scan. The eight keys of a click were 28 string comparisons a record, 6 % of a batch.
+    seen: u64,
 }
 
 /// The text is not exactly one JSON object.
@@ -81,21 +84,25 @@ impl<'a> Fields<'a> {
         Fields {
             entries: Vec::with_capacity(12),
             index: None,
+            seen: 0,
         }
     }
 
     /// Adds a field, or replaces the value of an earlier one with the same key.
     fn insert(&mut self, key: Cow<'a, str>, value: RawJson<'a>) {
+        let bit = key_bit(&key);
         let seen = match &self.index {
             Some(index) => {
                 probes::count(1);
                 index.get(&key).copied()
             }
+            None if self.seen & bit == 0 => None,
             None => {
                 probes::count(self.entries.len());
                 self.entries.iter().position(|(k, _)| *k == key)
             }
         };
+        self.seen |= bit;
         if let Some(at) = seen {
             self.entries[at].1 = value;
             return;
@@ -130,6 +137,15 @@ impl<'a> Fields<'a> {
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&Cow<'a, str>, RawJson<'a>)> {
         self.entries.iter().map(|(k, v)| (k, *v))
     }
+}
+
+/// A key's bit in [`Fields::seen`], from its length and its first and last bytes: the eight
+/// keys of a click get eight different bits (a test says so). Equal keys always share a bit; a shared bit only costs a scan.
+fn key_bit(key: &str) -> u64 {
+    let b = key.as_bytes();
+    let first = b.first().copied().unwrap_or(0);
+    let last = b.last().copied().unwrap_or(0);
+    1 << ((b.len() + usize::from(first) + usize::from(last)) % 64)
 }
 
 /// A raw JSON value as a string, if it is one; borrowed unless it holds escapes.
@@ -498,6 +514,35 @@ mod tests {
         assert!(
             read > 1_000 && refused > 1_000,
             "{read} read, {refused} refused"
+        );
+    }
+
+    #[test]
+    fn a_clicks_keys_are_told_apart_without_a_scan() {
+        let keys = [
+            "timestamp",
+            "user_id",
+            "page_url",
+            "event_type",
+            "element_id",
+            "x_coordinate",
+            "y_coordinate",
+            "anomaly_detected",
+        ];
+        let bits = keys.iter().fold(0_u64, |all, k| all | key_bit(k));
+        assert_eq!(bits.count_ones(), 8);
+        let text = format!("{{{}}}", keys.map(|k| format!("\"{k}\":1")).join(","));
+        probes::PROBES.with(|p| p.set(0));
+        assert_eq!(Fields::parse(&text).unwrap().iter().count(), 8);
+        assert_eq!(probes::PROBES.with(std::cell::Cell::get), 0);
+        // A repeated key is still found, by the scan its bit calls for.
+        let f = Fields::parse(r#"{"page_url":1,"user_id":2,"page_url":3}"#).unwrap();
+        assert_eq!(
+            pairs(&f),
+            [
+                ("page_url".into(), "3".into()),
+                ("user_id".into(), "2".into())
+            ]
         );
     }
 
