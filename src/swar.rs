@@ -2,7 +2,7 @@
 //! a given byte or fall below a bound.
 //!
 //! The scans that use it look for a set of bytes and ranges (a JSON string's end: `"`, `\` or a
-//! control character; a page name's end: seven bytes and two ranges) that memchr, which finds
+//! control character; a page name's end: five bytes and two ranges) that memchr, which finds
 //! one to three given bytes, does not cover. The trick is the classic zero-byte test; serde_json
 //! uses the same for its own string scan.
 

@@ -243,7 +243,7 @@ mod tests {
     fn partitions_are_every_anomalous_clicks_own_path_once() {
         use crate::transform::clicks::Clicks;
         // Times across hours, days, years past 9999 (whose paths several hours share) and
-        // before 1970, out of order and repeated; every other click flagged.
+        // before 1970, out of order and repeated; two clicks of every three flagged.
         let times = [
             "2026-11-27T10:59:59.999Z",
             "2026-11-27T10:00:00.000Z",

@@ -140,7 +140,8 @@ impl<'a> Fields<'a> {
 }
 
 /// A key's bit in [`Fields::seen`], from its length and its first and last bytes: the eight
-/// keys of a click get eight different bits (a test says so). Equal keys always share a bit; a shared bit only costs a scan.
+/// keys of a click get eight different bits (a test says so). Equal keys always share a bit;
+/// a shared bit only costs a scan.
 fn key_bit(key: &str) -> u64 {
     let b = key.as_bytes();
     let first = b.first().copied().unwrap_or(0);
