@@ -126,6 +126,7 @@ SPLITS = {
     "tuning": TUNING_FOLDERS,
     "held-out": HELD_OUT_FOLDERS,
     "cloud-held-out": CLOUD_HELD_OUT,
+    "nab-real": TUNING_FOLDERS + HELD_OUT_FOLDERS,
     "count-tuning-2026-12-03": COUNT_TUNING,
     "tweets-2026-12-03": TWEETS,
 }
