@@ -2,9 +2,9 @@
 //!
 //! - [`burst`]: users clicking faster than a person can, within one batch;
 //! - [`rates`]: the site's clicks, each page's clicks and the distinct users per event-time
-//!   window, across batches, each scored by a [`model`] (with its [`season`], [`novelty`] and
-//!   slow scale, [`drift`], all told by [`params`]) and gathered into [`episode`]s; a level
-//!   judged by `detect --kind level` also has a [`range`];
+//!   window, across batches, each scored by a [`model`] (with its [`spread`], [`season`],
+//!   [`novelty`] and slow scale, [`drift`], all told by [`params`]) and gathered into
+//!   [`episode`]s; a level judged by `detect --kind level` also has a [`range`];
 //! - [`series`]: one series' model and episodes together, shared with the `detect` command;
 //! - [`page`]: page names normalized and bounded;
 //! - [`findings`]: what was found, as anomalies of the documented schema;
@@ -31,6 +31,7 @@ pub(crate) mod rates;
 pub(crate) mod season;
 pub(crate) mod series;
 pub(crate) mod settings;
+pub(crate) mod spread;
 pub(crate) mod standalone;
 pub(crate) mod store;
 pub(crate) mod streams;
