@@ -6,6 +6,7 @@
 //!   [`novelty`] and slow scale, [`drift`], all told by [`params`]) and gathered into
 //!   [`episode`]s; a level judged by `detect --kind level` also has a [`range`];
 //! - [`series`]: one series' model and episodes together, shared with the `detect` command;
+//! - [`compact`]: how learned numbers are written to the shared state;
 //! - [`page`]: page names normalized and bounded;
 //! - [`findings`]: what was found, as anomalies of the documented schema;
 //! - [`settings`]: what the detectors are told;
@@ -18,6 +19,7 @@
 //! window closes, after its records were answered.
 
 pub(crate) mod burst;
+pub(crate) mod compact;
 pub(crate) mod drift;
 pub(crate) mod episode;
 pub(crate) mod findings;

@@ -43,12 +43,10 @@ use super::params::ModelParams;
 /// unbounded list, which twice the rank (or more) gives exactly.
 const KEPT_PER_RANK: usize = 2;
 
-/// One rise: its strongest score and the last window it covered (the model's window count).
+/// One rise: its strongest score and the last window it covered (the model's window count),
+/// stored as the pair `[score, at]`, the score in single precision where that holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub(crate) struct Rise {
-    score: f64,
-    at: u32,
-}
+pub(crate) struct Rise(#[serde(serialize_with = "super::compact::number")] f64, u32);
 
 /// A series' memory of its rises.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -81,23 +79,23 @@ impl Novelty {
         let score = if score.is_finite() { score } else { f64::MAX };
         let memory = params.rise_memory;
         if let Some(current) = self.current
-            && now.saturating_sub(current.at) >= QUIET_TO_CLOSE
+            && now.saturating_sub(current.1) >= QUIET_TO_CLOSE
         {
             self.remember(current, params.rise_rank);
             self.current = None;
         }
-        self.past.retain(|r| now.saturating_sub(r.at) <= memory);
-        let stronger = self.past.iter().filter(|r| r.score >= score).count();
+        self.past.retain(|r| now.saturating_sub(r.1) <= memory);
+        let stronger = self.past.iter().filter(|r| r.0 >= score).count();
         let news = stronger < params.rise_rank;
-        let current = self.current.get_or_insert(Rise { score, at: now });
-        current.score = current.score.max(score);
-        current.at = now;
+        let current = self.current.get_or_insert(Rise(score, now));
+        current.0 = current.0.max(score);
+        current.1 = now;
         news
     }
 
     /// Keeps `rise` among the strongest past rises.
     fn remember(&mut self, rise: Rise, rank: usize) {
-        let i = self.past.partition_point(|r| r.score >= rise.score);
+        let i = self.past.partition_point(|r| r.0 >= rise.0);
         self.past.insert(i, rise);
         self.past.truncate(KEPT_PER_RANK * rank);
     }
@@ -167,7 +165,7 @@ mod tests {
         assert!(n.rank_rise(11.0, 1_400, &p), "only 31 and 12 are stronger");
         assert!(!n.rank_rise(9.0, 1_600, &p));
         assert!(n.past.len() <= KEPT_PER_RANK * p.rise_rank);
-        assert_eq!(n.past[0].score, 31.0);
+        assert_eq!(n.past[0].0, 31.0);
         // Once the memory has passed, a rise of the old strength is news again.
         let later = 1_600 + p.rise_memory + 1;
         assert!(n.rank_rise(10.0, later, &p));

@@ -33,6 +33,7 @@ const LEAST: f64 = 1e-12;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Spread {
     /// The estimated median absolute residual.
+    #[serde(serialize_with = "super::compact::number")]
     median_abs: f64,
 }
 
