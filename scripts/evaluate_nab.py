@@ -18,7 +18,8 @@ Detectors, each run causally over every series (each row judged from the rows be
   Lambda reports), at the default settings (any RATE_* variable of the calling shell is left
   out);
 - baseline (with `--baseline-bin`): `detect` of another build, e.g. the model before a change,
-  side by side on the same rows (without `--kind`, which builds before issue 13 do not know);
+  side by side on the same rows (with the same `--kind` where that build knows the option,
+  every series a count for builds from before it);
 - RCF@2: RANDOM_CUT_FOREST as the lab configured it in KDA SQL (100 trees, 256 samples per tree,
   time decay 100000, shingle size 1), each value scored and then learned, flagged when its score
   is above 2, the lab's rule. KDA's forest is AWS's managed one; this is AWS's open-source Random
@@ -417,6 +418,9 @@ def main():
     if args.check_scorer:
         check_scorer(args.nab, cost, nab_threshold, labels, splits)
     detectors = ["ours"] + (["baseline"] if args.baseline_bin else [])
+    baseline_knows_kind = bool(args.baseline_bin) and "--kind" in subprocess.run(
+        [args.baseline_bin, "detect", "--help"], capture_output=True, text=True, check=False
+    ).stdout
     rcf_columns = []
     if not args.no_rcf:
         for seed in seeds:
@@ -443,7 +447,8 @@ def main():
             flags = {"ours": run_ours(args.bin, path, len(values), kind_of(rel))}
             if args.baseline_bin:
                 # A build from before `--kind` judges every series as counts.
-                flags["baseline"] = run_ours(args.baseline_bin, path, len(values), None)
+                kind = kind_of(rel) if baseline_knows_kind else None
+                flags["baseline"] = run_ours(args.baseline_bin, path, len(values), kind)
             if not args.no_rcf:
                 for seed in seeds:
                     suffix = "" if len(seeds) == 1 else f" s{seed}"
