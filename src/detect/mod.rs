@@ -2,11 +2,10 @@
 //!
 //! - [`burst`]: users clicking faster than a person can, within one batch;
 //! - [`rates`]: the site's clicks, each page's clicks and the distinct users per event-time
-//!   window, across batches, each scored by a [`model`] (with its [`spread`], [`season`],
-//!   [`novelty`] and slow scale, [`drift`], all told by [`params`]) and gathered into
-//!   [`episode`]s; a level judged by `detect --kind level` also has a [`range`];
+//!   window, across batches, each scored by a [`model`] (with its [`season`], [`novelty`] and
+//!   slow scale, [`drift`], all told by [`params`]) and gathered into [`episode`]s; a level
+//!   judged by `detect --kind level` also has a [`range`];
 //! - [`series`]: one series' model and episodes together, shared with the `detect` command;
-//! - [`compact`]: how learned numbers are written to the shared state;
 //! - [`page`]: page names normalized and bounded;
 //! - [`findings`]: what was found, as anomalies of the documented schema;
 //! - [`settings`]: what the detectors are told;
@@ -19,7 +18,6 @@
 //! window closes, after its records were answered.
 
 pub(crate) mod burst;
-pub(crate) mod compact;
 pub(crate) mod drift;
 pub(crate) mod episode;
 pub(crate) mod findings;
@@ -33,7 +31,6 @@ pub(crate) mod rates;
 pub(crate) mod season;
 pub(crate) mod series;
 pub(crate) mod settings;
-pub(crate) mod spread;
 pub(crate) mod standalone;
 pub(crate) mod store;
 pub(crate) mod streams;

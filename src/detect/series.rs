@@ -73,7 +73,7 @@ mod tests {
         let params = ModelParams::default();
         let mut s = SeriesDetector::default();
         let mut opened = Vec::new();
-        for i in 0..80 {
+        for i in 0..60 {
             let value = if (40..44).contains(&i) { 400.0 } else { 100.0 };
             let start = t0 + Duration::minutes(i);
             let step = s.observe(
@@ -88,7 +88,7 @@ mod tests {
             }
         }
         assert_eq!(opened, [40]);
-        // Thirty-six normal windows later the episode has closed.
+        // Sixteen normal windows later the episode has closed.
         assert!(s.current().is_none());
     }
 }

@@ -26,9 +26,8 @@ pub(crate) struct DetectSettings {
     /// scored (Firehose buffers up to 60 s, and producers retry).
     pub(crate) lateness: Duration,
     /// `RATE_THRESHOLD`: the score (deviations from what was expected) from which a fall is
-    /// anomalous; a rise needs `ModelParams::rise_factor` times as much, and the slow scale
-    /// the same number of its own spreads (see `model`). Lower finds more, and more false
-    /// alarms.
+    /// anomalous; a rise on a bursty series needs `ModelParams::rise_factor` times as much (see
+    /// `model`). Lower finds more, and more false alarms.
     pub(crate) threshold: f64,
     /// `RATE_MIN_EXPECTED`: a page or site whose expected count per window is below this is not
     /// judged: too few clicks to tell a drop from chance.

@@ -1,8 +1,8 @@
 //! `detect --plot`: the series, the band the model expected it in (the judgment's own `low` to
-//! `high`: `threshold` spreads below what was expected and `threshold × rise_factor` above it,
-//! where the window was judged; on its own a window is anomalous only outside it, and a rise
-//! only if it is also new for the series) and the windows where an episode opened (also those
-//! the slow scale or a level's range found, inside the band), as one SVG.
+//! `high`: `threshold` spreads below what was expected, and `threshold` to `threshold ×
+//! rise_factor` spreads above it by the series' burstiness, where the window was judged; on its
+//! own a window is anomalous only outside it) and the windows where an episode opened (also
+//! those the slow scale found, inside the band), as one SVG.
 //!
 //! The x axis is the row number, labelled with the rows' timestamps as given, so a series with
 //! gaps or irregular timestamps still draws one step per window, as the model saw it.
@@ -70,7 +70,7 @@ pub(super) fn draw(path: &Path, name: &str, rows: &[Row], threshold: f64) -> Res
         if first {
             drawn
                 .label(format!(
-                    "expected − {threshold} × spread to + {} × spread",
+                    "expected − {threshold} × spread to + {threshold}..{} × spread",
                     threshold * ModelParams::DEFAULT.rise_factor
                 ))
                 .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 20, y + 5)], BAND.filled()));
