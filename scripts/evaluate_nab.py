@@ -102,7 +102,8 @@ HELD_OUT_FOLDERS = ["realTraffic", "realAdExchange"]
 # per-row expert labels made into 57 NAB windows by NAB's own rule. Built, with the commit and
 # blob ids it is pinned to, by scripts/heldout_cloud_monitoring.py; judged as counts. The whole
 # of NAB's real series may now be tuned on (`tuning` plus `held-out`); CLOUD_HELD_OUT is scored
-# once, at the end, and the 2026-12-03 splits stay as they were for the record.
+# once, at the end, and the 2026-12-03 splits stay as they were for the record. It was scored on
+# 2026-12-06 (README, Quality) and is spent too.
 CLOUD_HELD_OUT = [
     "consumer-purchase-rate/purchase-01.csv",
     "consumer-purchase-rate/purchase-02.csv",
@@ -374,9 +375,10 @@ def main():
         "--split",
         choices=[*SPLITS, "both"],
         default="tuning",
-        help="which split to evaluate (default: tuning); tune on `tuning` only, and score "
-        "`held-out` once, at the end; the splits of 2026-12-03 are "
-        "count-tuning-2026-12-03 and tweets-2026-12-03",
+        help="which split to evaluate (default: tuning). The fourth split (2026-12-06): tune "
+        "on nab-real (a NAB checkout) and cloud-tuning (heldout_cloud_monitoring.py --set "
+        "tuning); cloud-held-out was scored once and is spent. Earlier rounds: tuning and "
+        "held-out (`both`: the two, of NAB), count-tuning-2026-12-03 and tweets-2026-12-03",
     )
     parser.add_argument("--no-rcf", action="store_true", help="run only our detector")
     parser.add_argument(
