@@ -35,6 +35,7 @@ Point labels become windows by NAB's own procedure (nab/labeler.py, LabelCombine
 No resampling: rows are kept at the source's own interval (hourly or one minute).
 """
 
+import argparse
 import csv
 import io
 import json
@@ -42,6 +43,7 @@ import math
 import os
 import subprocess
 import sys
+from collections import Counter
 from datetime import datetime
 
 COMMIT = "6a07a53c2fac495fb6831811df4c980d6c04bd10"
@@ -163,18 +165,13 @@ def windows_for(labels):
 
 
 def main():
-    args = [a for a in sys.argv[1:] if not a.startswith("--set")]
-    which = "held-out"
-    for i, a in enumerate(sys.argv):
-        if a == "--set" and i + 1 < len(sys.argv):
-            which = sys.argv[i + 1]
-            args.remove(which)
-        elif a.startswith("--set="):
-            which = a.split("=", 1)[1]
-    if which not in ("held-out", "tuning") or len(args) != 2:
-        sys.exit("usage: heldout_cloud_monitoring.py MIRROR OUT_DIR [--set held-out|tuning]")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("mirror", help="a bare clone of microsoft/cloud-monitoring-dataset")
+    parser.add_argument("out", help="the directory to write, in NAB's layout")
+    parser.add_argument("--set", dest="which", choices=["held-out", "tuning"], default="held-out")
+    args = parser.parse_args()
+    which, mirror, out = args.which, args.mirror, args.out
     chosen = SERIES if which == "held-out" else TUNING_SERIES
-    mirror, out = args
     tree = {}
     for line in git(mirror, "ls-tree", "-r", COMMIT, "data").decode().splitlines():
         meta, path = line.split("\t", 1)
@@ -203,7 +200,7 @@ def main():
             for t, v in zip(stamps, values):
                 f.write(f"{t},{v}\n")
         windows, anomalies, onsets = windows_for(labels)
-        repeated = {t for t in stamps if stamps.count(t) > 1} if len(set(stamps)) < len(stamps) else set()
+        repeated = {t for t, n in Counter(stamps).items() if n > 1}
         if which == "tuning":
             # Crash rates are stamped in a local clock that repeats an hour for daylight saving:
             # NAB names window edges by timestamp, so an edge on a repeated one moves inwards
